@@ -1,0 +1,55 @@
+"""ndgrad: PyTorch's autograd on NumPy. ``import ndgrad as torch`` runs PyTorch autograd code.
+
+This module only gathers the public names; see ``_tensor`` (the Tensor), ``_ops`` (the op table),
+``autograd/engine`` (the engine) and ``autograd/grad_mode`` (grad modes).
+"""
+from __future__ import annotations
+
+from ._dtypes import (bool_ as bool, complex64, complex128, dtype, float16, float32, float64,
+                      get_default_dtype, int8, int16, int32, int64, promote_types,
+                      set_default_dtype, uint8)
+from ._dtypes import float16 as half, float32 as float, float64 as double, int16 as short
+from ._dtypes import int32 as int, int64 as long, complex64 as cfloat, complex128 as cdouble
+from ._tensor import Size, Tensor, device
+from ._printing import set_printoptions, get_printoptions
+from ._creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
+                        linspace, logspace, manual_seed, initial_seed, normal, ones, ones_like,
+                        rand, rand_like, randint, randint_like, randn, randn_like, randperm,
+                        tensor, zeros, zeros_like)
+from ._api import (abs, add, broadcast_to, clone, cos, div, eq, exp, ge, gt, le, log, lt, mean,
+                   mul, ne, neg, pow, reciprocal, relu, reshape, rsub, sigmoid, sign, sin, sqrt,
+                   sub, sum, tanh, where)
+from ._api import (div as divide, div as true_divide, mul as multiply, neg as negative,
+                   sub as subtract, abs as absolute)
+from . import autograd
+from .autograd import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
+                       no_grad, set_grad_enabled)
+
+__version__ = "0.1.0"
+strided = "torch.strided"
+
+
+def is_tensor(obj) -> bool:
+    """Whether ``obj`` is a Tensor."""
+    return isinstance(obj, Tensor)
+
+
+def numel(input: Tensor) -> int:
+    return input.numel()
+
+
+def result_type(tensor1, tensor2):
+    """The dtype an arithmetic op on the two would give (`torch.result_type`)."""
+    from ._dtypes import result_type as rt
+    dims, zeros, scalars = [], [], []
+    for x in (tensor1, tensor2):
+        if isinstance(x, Tensor):
+            (dims if x.ndim else zeros).append(x.dtype)
+        else:
+            scalars.append(x)
+    return rt(dims, zeros, scalars)
+
+
+def can_cast(from_, to) -> bool:
+    from ._dtypes import category
+    return category(from_) <= category(to)

@@ -1,0 +1,427 @@
+"""The public op functions (``ndgrad.exp``, ``ndgrad.sum``...) and the Tensor methods that
+forward to them. Argument handling lives here; the math lives in the op table (``_ops``)."""
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from . import _dtypes
+from . import _ops as O
+from ._dtypes import to_dtype
+from ._ops import apply, binary, inplace, rbinary
+from ._tensor import Tensor, _wrap, _wrap_dim
+from .autograd.grad_mode import state
+
+_Number = (bool, int, float, complex)
+
+
+def _dims(dim, ndim):
+    """Normalize ``dim`` (an int or a sequence of ints) to a sorted tuple of non-negative dims."""
+    if isinstance(dim, (list, tuple)):
+        dims = tuple(sorted({_wrap_dim(d, ndim) for d in dim}))
+        return dims if ndim else ()
+    return (_wrap_dim(dim, ndim),) if ndim else ()
+
+
+def _tensor_arg(x, name="input"):
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{name}(): argument 'input' (position 1) must be Tensor, not "
+                        f"{type(x).__name__}")
+    return x
+
+
+# -- arithmetic ------------------------------------------------------------------------------
+def add(input, other, *, alpha=1, out=None) -> Tensor:
+    """``input + alpha * other``.
+
+    >>> import ndgrad
+    >>> ndgrad.add(ndgrad.tensor([1., 2.]), 1)
+    tensor([2., 3.])
+    """
+    if not isinstance(input, Tensor):
+        input, other = other, input  # add is symmetric; keep a tensor first
+        if alpha != 1:
+            return add(ndgrad_tensor(other), input, alpha=alpha)
+    if alpha != 1:
+        return apply(O.ADD_ALPHA, input, other, attrs=(alpha,))
+    return binary(O.ADD, input, other)
+
+
+def ndgrad_tensor(x):
+    return x if isinstance(x, Tensor) else _wrap(np.asarray(x))
+
+
+def sub(input, other, *, alpha=1, out=None) -> Tensor:
+    """``input - alpha * other``."""
+    if input.dtype is _dtypes.bool_ if isinstance(input, Tensor) else False:
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
+    if not isinstance(input, Tensor):
+        return apply(O.RSUB, other, input) if alpha == 1 else \
+            add(ndgrad_tensor(input), other, alpha=-alpha)
+    if alpha != 1:
+        return apply(O.SUB_ALPHA, input, other, attrs=(alpha,))
+    return binary(O.SUB, input, other)
+
+
+def rsub(input, other, *, alpha=1) -> Tensor:
+    """``other - alpha * input``."""
+    if alpha != 1:
+        return add(-input * alpha, other) if not isinstance(other, Tensor) else sub(other, input, alpha=alpha)
+    return apply(O.RSUB, input, other)
+
+
+def mul(input, other, *, out=None) -> Tensor:
+    """``input * other``."""
+    if not isinstance(input, Tensor):
+        input, other = other, input
+    return binary(O.MUL, input, other)
+
+
+def div(input, other, *, rounding_mode=None, out=None) -> Tensor:
+    """``input / other`` (true division; integers give the default float dtype)."""
+    if rounding_mode is not None:
+        if rounding_mode not in ("floor", "trunc"):
+            raise RuntimeError("div expected rounding_mode to be one of None, 'trunc', or 'floor' "
+                               f"but found '{rounding_mode}'")
+        return apply(O.DIV_MODE, input, other, attrs=(rounding_mode,))
+    if not isinstance(input, Tensor):
+        return mul(reciprocal(other), input)
+    if isinstance(other, Tensor) or input._data.dtype.kind != "f":
+        return apply(O.DIV, input, other)
+    return binary(O.DIV, input, other)
+
+
+def neg(input) -> Tensor:
+    """``-input``."""
+    if input.dtype is _dtypes.bool_:
+        raise RuntimeError("Negation, the `-` operator, on a bool tensor is not supported. If you "
+                           "are trying to invert a mask, use the `~` or `logical_not()` operator "
+                           "instead.")
+    return apply(O.NEG, input)
+
+
+def reciprocal(input) -> Tensor:
+    return apply(O.RECIPROCAL, input)
+
+
+def pow(input, exponent) -> Tensor:
+    """``input ** exponent``; either side may be a number."""
+    if not isinstance(input, Tensor):
+        return apply(O.RPOW, input, exponent)
+    if isinstance(exponent, Tensor):
+        if exponent._data.ndim == 0 and exponent._grad_fn is None and not exponent._requires_grad \
+                and input._data.ndim:
+            exponent = exponent.item()
+        else:
+            return apply(O.POW_TENSOR, input, exponent)
+    if isinstance(exponent, int) and exponent < 0 and input._data.dtype.kind in "iub":
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+    return binary(O.POW, input, exponent)
+
+
+def abs(input) -> Tensor:
+    return apply(O.ABS, input)
+
+
+def exp(input) -> Tensor:
+    return apply(O.EXP, input)
+
+
+def log(input) -> Tensor:
+    return apply(O.LOG, input)
+
+
+def sqrt(input) -> Tensor:
+    return apply(O.SQRT, input)
+
+
+def sin(input) -> Tensor:
+    return apply(O.SIN, input)
+
+
+def cos(input) -> Tensor:
+    return apply(O.COS, input)
+
+
+def tanh(input) -> Tensor:
+    return apply(O.TANH, input)
+
+
+def sigmoid(input) -> Tensor:
+    return apply(O.SIGMOID, input)
+
+
+def relu(input) -> Tensor:
+    return apply(O.RELU, input)
+
+
+def sign(input) -> Tensor:
+    return apply(O.SIGN, input)
+
+
+def where(condition, input, other) -> Tensor:
+    """Elements of ``input`` where ``condition`` holds, else of ``other``."""
+    return apply(O.WHERE, condition, input, other)
+
+
+# -- reductions ------------------------------------------------------------------------------
+def _sum_dtype(input, dtype):
+    if dtype is not None:
+        return to_dtype(dtype).np
+    return np.dtype(np.int64) if input._data.dtype.kind in "biu" else None
+
+
+def sum(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """The sum of all elements, or over ``dim``.
+
+    >>> import ndgrad
+    >>> ndgrad.tensor([[1, 2], [3, 4]]).sum(0)
+    tensor([4, 6])
+    """
+    d = _sum_dtype(input, dtype)
+    if dim is None:
+        return apply(O.SUM, input, attrs=(d,))
+    return apply(O.SUM_DIM, input, attrs=(_dims(dim, input._data.ndim), keepdim, d))
+
+
+def mean(input, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """The mean of all elements, or over ``dim``; floating and complex dtypes only."""
+    if dtype is not None:
+        input = input.to(dtype)
+    if input._data.dtype.kind not in "fc":
+        raise RuntimeError("mean(): could not infer output dtype. Input dtype must be either a "
+                           f"floating point or complex dtype. Got: {input.dtype._legacy}")
+    if dim is None:
+        return apply(O.MEAN, input)
+    return apply(O.MEAN_DIM, input, attrs=(_dims(dim, input._data.ndim), keepdim))
+
+
+# -- comparisons -----------------------------------------------------------------------------
+def eq(input, other):
+    return apply(O.EQ, input, other)
+
+
+def ne(input, other):
+    return apply(O.NE, input, other)
+
+
+def lt(input, other):
+    return apply(O.LT, input, other)
+
+
+def le(input, other):
+    return apply(O.LE, input, other)
+
+
+def gt(input, other):
+    return apply(O.GT, input, other)
+
+
+def ge(input, other):
+    return apply(O.GE, input, other)
+
+
+# -- copies and shapes -----------------------------------------------------------------------
+def clone(input, *, memory_format=None) -> Tensor:
+    return apply(O.CLONE, input)
+
+
+def to_dtype(x: Tensor, dtype) -> Tensor:
+    return apply(O.TO_COPY, x, attrs=(_dtypes.to_dtype(dtype).np,))
+
+
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+def reshape(input, *shape) -> Tensor:
+    """The same elements in a new shape (one entry may be -1)."""
+    shape = _shape_arg(shape)
+    n = input._data.size
+    known = 1
+    for s in shape:
+        if s != -1:
+            known *= s
+    if shape.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    if (shape.count(-1) == 0 and known != n) or (shape.count(-1) == 1 and (known == 0 or n % known)):
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {n}")
+    return apply(O.RESHAPE, input, attrs=(shape,))
+
+
+def broadcast_to(input, size) -> Tensor:
+    return apply(O.EXPAND, input, attrs=(tuple(size),))
+
+
+# -- indexing --------------------------------------------------------------------------------
+def _is_basic(idx) -> bool:
+    items = idx if isinstance(idx, tuple) else (idx,)
+    for i in items:
+        if not (i is None or i is Ellipsis or isinstance(i, slice) or
+                (isinstance(i, (int, np.integer)) and not isinstance(i, bool))):
+            return False
+    return True
+
+
+def _index_name(idx, shape) -> str:
+    """The grad_fn PyTorch gives ``x[idx]``: that of the last index that changes anything."""
+    if isinstance(idx, slice):
+        return "SliceBackward0"
+    items = idx if isinstance(idx, tuple) else (idx,)
+    consumed = len([i for i in items if i is not None and i is not Ellipsis])
+    name = "AliasBackward0"
+    dim = 0
+    for i in items:
+        if i is Ellipsis:
+            dim += len(shape) - consumed
+        elif i is None:
+            name = "UnsqueezeBackward0"
+        elif isinstance(i, slice):
+            if i.indices(shape[dim]) != (0, shape[dim], 1):
+                name = "SliceBackward0"
+            dim += 1
+        else:
+            name = "SelectBackward0"
+            dim += 1
+    return name
+
+
+def _unwrap_index(idx):
+    if isinstance(idx, Tensor):
+        return idx._data
+    if isinstance(idx, tuple):
+        return tuple(_unwrap_index(i) for i in idx)
+    if isinstance(idx, list):
+        return np.array([i._data if isinstance(i, Tensor) else i for i in idx])
+    return idx
+
+
+def getitem(self: Tensor, idx):
+    """``self[idx]``: basic indices give a view that shares storage; others a copy."""
+    if self._data.ndim == 0 and not (idx is None or idx is Ellipsis or idx == () or
+                                     (isinstance(idx, tuple) and all(i is None or i is Ellipsis for i in idx))):
+        if not isinstance(idx, (Tensor, np.ndarray)):
+            raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
+                             "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
+    if _is_basic(idx):
+        key = O._basic_index(idx)
+        fn = operator.itemgetter(key)
+        try:
+            arr = self._data[key]
+        except IndexError as exc:
+            msg = str(exc)
+            if msg.startswith("too many indices"):
+                msg = f"too many indices for tensor of dimension {self._data.ndim}"
+            raise IndexError(msg.replace("axis", "dimension")) from None
+        t = O.make_view(self, arr, fn)
+        if state.enabled and (self._grad_fn is not None or self._requires_grad):
+            O._record(O._INDEX_OPS[_index_name(idx, self._data.shape)], t, (self,),
+                      (self._data,), (fn,))
+        return t
+    key = _unwrap_index(idx)
+    try:
+        return apply(O.INDEX, self, attrs=(key,))
+    except IndexError as exc:
+        raise IndexError(str(exc).replace("axis", "dimension")) from None
+
+
+def setitem(self: Tensor, idx, value) -> None:
+    """``self[idx] = value``: an in-place copy into the indexed region."""
+    if _is_basic(idx):
+        view = getitem(self, idx)
+        if isinstance(value, Tensor):
+            inplace(O.COPY, view, value)
+        else:
+            inplace(O.FILL, view, attrs=(value,))
+        return
+    key = _unwrap_index(idx)
+    if not isinstance(value, Tensor):
+        value = _wrap(np.asarray(value, dtype=self._data.dtype))
+    inplace(O.INDEX_PUT, self, value, attrs=(key,))
+
+
+# ---------------------------------------------------------------------------------------------
+# Tensor methods: one line each
+# ---------------------------------------------------------------------------------------------
+
+def _scalar_or_tensor(x):
+    return isinstance(x, (Tensor,) + _Number) or isinstance(x, np.generic)
+
+
+T = Tensor
+T.__add__ = lambda self, other: binary(O.ADD, self, other) if _scalar_or_tensor(other) else NotImplemented
+T.__radd__ = T.__add__
+T.__sub__ = lambda self, other: sub(self, other) if _scalar_or_tensor(other) else NotImplemented
+T.__rsub__ = lambda self, other: apply(O.RSUB, self, other) if _scalar_or_tensor(other) else NotImplemented
+T.__mul__ = lambda self, other: binary(O.MUL, self, other) if _scalar_or_tensor(other) else NotImplemented
+T.__rmul__ = T.__mul__
+T.__truediv__ = lambda self, other: div(self, other) if _scalar_or_tensor(other) else NotImplemented
+T.__rtruediv__ = lambda self, other: mul(reciprocal(self), other) if _scalar_or_tensor(other) else NotImplemented
+T.__pow__ = lambda self, other: pow(self, other) if _scalar_or_tensor(other) else NotImplemented
+T.__rpow__ = lambda self, other: apply(O.RPOW, other, self) if _scalar_or_tensor(other) else NotImplemented
+T.__neg__ = neg
+T.__pos__ = lambda self: self
+T.__abs__ = abs
+T.__eq__ = lambda self, other: eq(self, other) if _scalar_or_tensor(other) else NotImplemented
+T.__ne__ = lambda self, other: ne(self, other) if _scalar_or_tensor(other) else NotImplemented
+T.__lt__ = lt
+T.__le__ = le
+T.__gt__ = gt
+T.__ge__ = ge
+T.__getitem__ = getitem
+T.__setitem__ = setitem
+T.__iadd__ = lambda self, other: inplace(O.ADD, self, other)
+T.__isub__ = lambda self, other: inplace(O.SUB, self, other)
+T.__imul__ = lambda self, other: inplace(O.MUL, self, other)
+T.__itruediv__ = lambda self, other: inplace(O.DIV, self, other)
+T.add = add
+T.sub = sub
+T.subtract = sub
+T.mul = mul
+T.multiply = mul
+T.div = div
+T.divide = div
+T.true_divide = div
+T.neg = neg
+T.negative = neg
+T.reciprocal = reciprocal
+T.pow = pow
+T.abs = abs
+T.exp = exp
+T.log = log
+T.sqrt = sqrt
+T.sin = sin
+T.cos = cos
+T.tanh = tanh
+T.sigmoid = sigmoid
+T.relu = relu
+T.sign = sign
+T.sum = sum
+T.mean = mean
+T.eq = eq
+T.ne = ne
+T.lt = lt
+T.le = le
+T.gt = gt
+T.ge = ge
+T.clone = clone
+T.reshape = reshape
+T.view = reshape
+T.expand = lambda self, *size: broadcast_to(self, [s if s != -1 else self.shape[i - len(_shape_arg(size)) + self.ndim] for i, s in enumerate(_shape_arg(size))])
+T.add_ = lambda self, other, *, alpha=1: inplace(O.ADD, self, other) if alpha == 1 else \
+    inplace(O.ADD_ALPHA, self, other, attrs=(alpha,))
+T.sub_ = lambda self, other, *, alpha=1: inplace(O.SUB, self, other) if alpha == 1 else \
+    inplace(O.SUB_ALPHA, self, other, attrs=(alpha,))
+T.mul_ = lambda self, other: inplace(O.MUL, self, other)
+T.div_ = lambda self, other: inplace(O.DIV, self, other)
+T.zero_ = lambda self: inplace(O.ZERO, self)
+T.fill_ = lambda self, value: inplace(O.FILL_TENSOR, self, value) if isinstance(value, Tensor) \
+    else inplace(O.FILL, self, attrs=(value,))
+T.copy_ = lambda self, src, non_blocking=False: inplace(O.COPY, self, src)
+T.unbind = lambda self, dim=0: tuple(self[(slice(None),) * _wrap_dim(dim, self.ndim) + (i,)]
+                                     for i in range(self.shape[dim]))

@@ -1,0 +1,688 @@
+"""The op table: each differentiable primitive, its forward and its derivative rules side by side.
+
+An entry reads::
+
+    MUL = defop("MulBackward0", "a b", np.multiply,
+                lambda g, b: g * b,          # gradient for a
+                lambda g, a: g * a)          # gradient for b
+
+* ``"a b"`` names the tensor inputs; ``attrs="dim keepdim"`` names non-tensor arguments, passed
+  to the forward after the arrays.
+* The forward computes on NumPy arrays (Python scalars pass through untouched).
+* A rule returns the gradient for one input. Its parameters are looked up by name:
+  ``g`` the output's gradient, ``out`` the result, ``xp`` the array namespace, an input's name
+  (its value), ``<input>_shape`` (only its shape, so no version check) and attribute names.
+  ``xp`` is NumPy-like (``NX``) in a plain backward and ndgrad itself (``TX``) when
+  ``create_graph=True``: the same rule then records its own graph, which is how every op gets
+  derivatives of any order without a second set of rules.
+* Rules never see broadcasting, dtypes, accumulation or which inputs need a gradient: the engine
+  sums a broadcast gradient back to the input's shape, casts it, and skips unneeded rules.
+* ``dtype`` says how the result dtype follows from the inputs: ``"promote"`` (PyTorch's type
+  promotion), ``"float"`` (promotion, then integers become the default float), ``"keep"`` (the
+  forward decides), ``"bool"`` (comparisons; no gradient).
+
+Only the values a rule names are kept for backward (Chainer's habit), and only when a node is
+recorded: grad mode on and some input requiring grad.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import operator
+from types import SimpleNamespace
+
+import numpy as np
+
+from . import _dtypes
+from ._dtypes import FROM_NUMPY, result_type
+from ._tensor import Tensor, _wrap, _wrap_dim
+from .autograd.engine import ERR_BACKWARD_TWICE, HINT, Node, new_node
+from .autograd.grad_mode import state
+
+_ndarray = np.ndarray
+_IN, _SHAPE, _OUT = 0, 1, 2
+
+
+class Op:
+    """One table entry; ``node_cls`` is the grad_fn class its nodes get (named like PyTorch's)."""
+
+    def __init__(self, name, inputs, fwd, rules, attrs, dtype, nout):
+        self.name = name
+        self.inputs = inputs.split()
+        self.attrs = attrs.split()
+        self.fwd = fwd
+        self.dtype = dtype
+        self.nout = nout
+        self.differentiable = dtype != "bool" and bool(rules)
+        self.saves = []  # (kind, input index, name)
+        self.rules = []  # (rule, positions in [g, xp, *saved, *attrs])
+        for rule in rules:  # None: the input has no gradient (a Python number, a condition)
+            spec = None if rule is None else \
+                tuple(self._slot(p) for p in inspect.signature(rule).parameters)
+            self.rules.append((rule, spec))
+        self.node_cls = type(name, (OpNode,), {"__slots__": (), "op": self})
+
+    def _slot(self, p: str) -> int:
+        if p == "g":
+            return 0
+        if p == "xp":
+            return 1
+        if p in self.attrs:
+            return -1 - self.attrs.index(p)  # resolved after the saved values
+        if p == "out":
+            key = (_OUT, 0, "out")
+        elif p in self.inputs:
+            key = (_IN, self.inputs.index(p), p)
+        elif p.endswith("_shape") and p[:-6] in self.inputs:
+            key = (_SHAPE, self.inputs.index(p[:-6]), p)
+        else:
+            raise TypeError(f"{self.name}: a rule names '{p}', which is not an input or attribute")
+        if key not in self.saves:
+            self.saves.append(key)
+        return 2 + self.saves.index(key)
+
+    def __repr__(self):
+        return f"<op {self.name}>"
+
+
+def defop(name, inputs, fwd, *rules, attrs="", dtype="promote", nout=1) -> Op:
+    return Op(name, inputs, fwd, rules, attrs, dtype, nout)
+
+
+class _SavedOut:
+    """An op's own result, kept without a reference to its tensor (which would make a cycle)."""
+
+    __slots__ = ("arr", "vc", "nr")
+
+    def __init__(self, arr, vc, nr=0):
+        self.arr, self.vc, self.nr = arr, vc, nr
+
+
+class OpNode(Node):
+    """A node made by a table op: unpacks what it saved and runs the rules that are needed."""
+
+    __slots__ = ()
+
+    def _unpack(self, graph):
+        saved = self.saved
+        if saved is None:
+            raise RuntimeError(ERR_BACKWARD_TWICE)
+        vals = []
+        for v, ver in zip(saved, self.versions):
+            if ver is None:
+                vals.append(v)
+            elif type(v) is _SavedOut:
+                if v.vc[0] != ver:
+                    _version_error(_wrap(v.arr), self, v.nr, v.vc[0], ver)
+                if graph:
+                    t = _wrap(v.arr, self)
+                    t._vc, t._output_nr = v.vc, v.nr
+                    vals.append(t)
+                else:
+                    vals.append(v.arr)
+            else:
+                if v._vc[0] != ver:
+                    _version_error(v, v._grad_fn, v._output_nr, v._vc[0], ver)
+                vals.append(v if graph else v._data)
+        return vals
+
+    def apply(self, grads, graph, useful=None):
+        op = type(self).op
+        g = grads[0] if op.nout == 1 else tuple(grads)
+        env = [g, TX if graph else NX]
+        if op.saves:
+            env.extend(self._unpack(graph))
+        attrs = self.attrs
+        outs = []
+        for e, (rule, spec) in zip(self.next, op.rules):
+            if e is None or rule is None or (useful is not None and e[0] not in useful):
+                outs.append(None)
+                continue
+            outs.append(rule(*[env[k] if k >= 0 else attrs[-1 - k] for k in spec]))
+        return outs
+
+
+def _version_error(t, fn, nr, current, expected):
+    which = f", which is output {nr} of {fn.name()}," if fn is not None else ""
+    raise RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: [torch.{t.dtype._legacy}Tensor {list(t._data.shape)}]{which} is at version "
+        f"{current}; expected version {expected} instead. " + HINT)
+
+
+# ---------------------------------------------------------------------------------------------
+# Applying ops: the hot path
+# ---------------------------------------------------------------------------------------------
+
+def _edge(t):
+    """The graph edge a tensor contributes as an input: its grad_fn, its leaf, or None."""
+    fn = t._grad_fn
+    if fn is None:
+        return (t, 0) if t._requires_grad else None
+    if t._base is not None and t._view_ver != t._vc[0]:
+        fn = t._sync_grad_fn()
+    return (fn, t._output_nr)
+
+
+def _record(op, out, args, arrays, attrs):
+    """Attach a node to ``out``: edges to the inputs, and the values the rules named."""
+    edges = []
+    metas = []
+    for a, x in zip(args, arrays):
+        if isinstance(a, Tensor) and (a._grad_fn is not None or a._requires_grad):
+            edges.append(_edge(a))
+            metas.append((a._data.shape, a._data.dtype))
+        else:
+            edges.append(None)
+            metas.append(None)
+    saved = []
+    versions = []
+    for kind, i, _ in op.saves:
+        if kind == _IN:
+            a = args[i]
+            saved.append(a)
+            versions.append(a._vc[0] if isinstance(a, Tensor) else None)
+        elif kind == _SHAPE:
+            saved.append(np.shape(arrays[i]))
+            versions.append(None)
+        else:
+            saved.append(_SavedOut(out._data, out._vc))
+            versions.append(out._vc[0])
+    out._grad_fn = new_node(op.node_cls, tuple(edges), tuple(saved), tuple(versions), attrs,
+                            tuple(metas))
+
+
+def _requires_grad(args) -> bool:
+    for a in args:
+        if isinstance(a, Tensor) and (a._grad_fn is not None or a._requires_grad):
+            return True
+    return False
+
+
+def _arrays(op, args):
+    """The NumPy operands for ``args``, cast to the dtype PyTorch's promotion picks."""
+    dims, zeros, scalars = [], [], []
+    for a in args:
+        if isinstance(a, Tensor):
+            (dims if a._data.ndim else zeros).append(FROM_NUMPY[a._data.dtype])
+        elif a is not None:
+            scalars.append(a)
+    if op.dtype == "keep":
+        return [a._data if isinstance(a, Tensor) else a for a in args], None
+    rt = result_type(dims, zeros, scalars)
+    if op.dtype == "float" and rt.np.kind not in "fc":
+        rt = _dtypes.get_default_dtype()
+    target = rt.np
+    out = []
+    for a in args:
+        if isinstance(a, Tensor):
+            x = a._data
+            out.append(x if x.dtype == target else x.astype(target))
+        elif isinstance(a, (bool, int, float, complex)) and op.dtype != "bool":
+            out.append(_scalar_for(a, target))
+        else:
+            out.append(a)
+    return out, (np.dtype(bool) if op.dtype == "bool" else target)
+
+
+def _scalar_for(v, target):
+    """A Python scalar as the computation dtype sees it (NumPy's weak scalars, with PyTorch's
+    promotion already applied to the tensor side)."""
+    if target.kind in "fc" or isinstance(v, bool) or target.kind == "b":
+        return v
+    if isinstance(v, int):
+        return v
+    return target.type(v)
+
+
+def apply(op: Op, *args, attrs=()):
+    """Run ``op`` on tensors (and Python scalars); record a node if a gradient is wanted."""
+    arrays, target = _arrays(op, args)
+    try:
+        out = op.fwd(*arrays, *attrs)
+    except ValueError as exc:
+        _raise_broadcast(arrays, exc)
+    return _finish(op, out, target, args, arrays, attrs)
+
+
+def _finish(op, out, target, args, arrays, attrs):
+    if op.nout != 1:
+        outs = [_wrap(o if type(o) is _ndarray else np.asarray(o)) for o in out]
+        if state.enabled and op.differentiable and _requires_grad(args):
+            _record(op, outs[0], args, arrays, attrs)
+            node = outs[0]._grad_fn
+            for i, t in enumerate(outs):
+                if t._data.dtype.kind in "fc":
+                    t._grad_fn, t._output_nr = node, i
+        return tuple(outs)
+    if type(out) is not _ndarray:
+        out = np.asarray(out)
+    if target is not None and out.dtype != target:
+        out = out.astype(target)
+    t = _wrap(out)
+    if state.enabled and op.differentiable and _requires_grad(args):
+        _record(op, t, args, arrays, attrs)
+    return t
+
+
+def binary(op: Op, a: Tensor, b):
+    """The hot path for ``a (op) b``: same-dtype tensors, or a float tensor and a Python number."""
+    x = a._data
+    tb = type(b)
+    if tb is Tensor:
+        y = b._data
+        if x.dtype is not y.dtype:
+            return apply(op, a, b)
+    elif (tb is float or tb is int) and x.dtype.kind == "f":
+        y = b  # PERF: NumPy keeps a float array's dtype against a Python number (NEP 50)
+    else:
+        return apply(op, a, b)
+    try:
+        out = op.fwd(x, y)
+    except ValueError as exc:
+        _raise_broadcast((x, y), exc)
+    if type(out) is not _ndarray:
+        out = np.asarray(out)
+    t = _wrap(out)
+    if state.enabled and (a._grad_fn is not None or a._requires_grad or (
+            tb is Tensor and (b._grad_fn is not None or b._requires_grad))):
+        _record(op, t, (a, b), (x, y), ())
+    return t
+
+
+def rbinary(op: Op, a: Tensor, b):
+    """``b (op) a`` for a Python number ``b``: the reflected operators."""
+    if not isinstance(b, (bool, int, float, complex, Tensor)):
+        return NotImplemented
+    return apply(op, b, a)
+
+
+def _raise_broadcast(arrays, exc):
+    shapes = [np.shape(x) for x in arrays if isinstance(x, _ndarray)]
+    if len(shapes) >= 2:
+        sa, sb = shapes[0], shapes[1]
+        n = max(len(sa), len(sb))
+        pa, pb = (1,) * (n - len(sa)) + sa, (1,) * (n - len(sb)) + sb
+        for i in range(n - 1, -1, -1):
+            if pa[i] != pb[i] and pa[i] != 1 and pb[i] != 1:
+                raise RuntimeError(
+                    f"The size of tensor a ({pa[i]}) must match the size of tensor b ({pb[i]}) at "
+                    f"non-singleton dimension {i}") from None
+    raise exc
+
+
+# ---------------------------------------------------------------------------------------------
+# In-place ops and views
+# ---------------------------------------------------------------------------------------------
+
+def check_inplace(t: Tensor) -> None:
+    """PyTorch refuses to modify, with grad mode on, a leaf that requires grad or a view of one."""
+    if state.enabled:
+        base = t._base
+        if base is not None:
+            if base._grad_fn is None and base._requires_grad:
+                raise RuntimeError("a view of a leaf Variable that requires grad is being used in "
+                                   "an in-place operation.")
+        elif t._grad_fn is None and t._requires_grad:
+            raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                               "operation.")
+
+
+def inplace(op: Op, self: Tensor, *others, attrs=()):
+    """Run ``op`` out of place, write the result into ``self`` and rebase ``self``'s history."""
+    check_inplace(self)
+    args = (self,) + others
+    arrays, target = _arrays(op, args)
+    want = FROM_NUMPY[self._data.dtype]
+    if target is not None:
+        have = FROM_NUMPY[target]
+        if _dtypes.category(have) > _dtypes.category(want):
+            raise RuntimeError(f"result type {have._legacy} can't be cast to the desired output "
+                               f"type {want._legacy}")
+    try:
+        out = op.fwd(*arrays, *attrs)
+    except ValueError as exc:
+        _raise_broadcast(arrays, exc)
+    out = np.asarray(out)
+    if out.shape != self._data.shape:
+        raise RuntimeError(f"output with shape {list(self._data.shape)} doesn't match the "
+                           f"broadcast shape {list(np.broadcast_shapes(out.shape, self._data.shape))}")
+    record = state.enabled and op.differentiable and _requires_grad(args)
+    if record:
+        edge0 = _edge(self)
+        standin = self
+        if any(k == _IN and i == 0 for k, i, _ in op.saves):
+            # NOTE: the rules may need self's old value, which the write below destroys.
+            standin = _wrap(self._data.copy(), self._grad_fn)
+            standin._output_nr, standin._requires_grad = self._output_nr, self._requires_grad
+    np.copyto(self._data, out, casting="unsafe")
+    self._vc[0] += 1
+    if not record:
+        return self
+    probe = _wrap(self._data)
+    probe._vc = self._vc
+    _record(op, probe, (standin,) + others, arrays, attrs)
+    node = probe._grad_fn
+    node.next = (edge0,) + node.next[1:]
+    node.metas = ((self._data.shape, self._data.dtype),) + node.metas[1:]
+    base = self._base
+    if base is None:
+        self._grad_fn, self._output_nr = node, 0
+        return self
+    # An in-place change through a view rewrites the base's history (PyTorch's CopySlices).
+    cs = new_node(CopySlices, (_edge(base),) + node.next[1:], (), (), (),
+                  ((base._data.shape, base._data.dtype),) + node.metas[1:])
+    cs.fn, cs.view_fn = node, self._view_fn
+    base._grad_fn, base._output_nr = cs, 0
+    return self
+
+
+class CopySlices(Node):
+    """The base's new grad_fn after an in-place op on one of its views."""
+
+    __slots__ = ("fn", "view_fn")
+
+    @property
+    def nout(self):
+        return 1
+
+    def apply(self, grads, graph, useful=None):
+        g = grads[0]
+        fn = self.fn
+        vshape, vdtype = fn.metas[0]
+        if graph:
+            region = self.view_fn(g)
+            res = fn.apply([region], graph, useful)
+            keep = g - view_scatter(region, g.shape, self.view_fn)
+            r0 = res[0]
+            base_grad = keep if r0 is None else keep + view_scatter(
+                sum_to_shape(r0, vshape, True).to(FROM_NUMPY[vdtype]), g.shape, self.view_fn)
+        else:
+            base_grad = np.array(g, copy=True)
+            region = self.view_fn(base_grad)
+            res = fn.apply([region.copy()], graph, useful)
+            r0 = res[0]
+            region[...] = 0 if r0 is None else sum_to_shape(r0, vshape, False)
+        return [base_grad] + list(res[1:])
+
+    def release(self):
+        self.fn.release()
+
+    @property
+    def next_functions(self):
+        return Node.next_functions.fget(self)
+
+
+def make_view(base: Tensor, arr: np.ndarray, view_fn) -> Tensor:
+    """A tensor that shares ``base``'s storage and version counter and knows how it was cut."""
+    t = _wrap(arr)
+    t._vc = base._vc
+    root = base._base
+    if root is None:
+        t._base, t._view_fn = base, view_fn
+    else:
+        inner = base._view_fn
+        t._base, t._view_fn = root, (lambda x: view_fn(inner(x)))
+    t._view_ver = base._vc[0]
+    return t
+
+
+def regenerate_view(t: Tensor) -> None:
+    """After its base changed in place, a view's gradient flows through the base's new history."""
+    base = t._base
+    t._view_ver = t._vc[0]
+    e = _edge(base)
+    if e is None:
+        t._grad_fn = None
+        return
+    t._grad_fn = new_node(AS_STRIDED.node_cls, (e,), (base._data.shape,), (None,),
+                          (t._view_fn,), ((base._data.shape, base._data.dtype),))
+    t._output_nr = 0
+
+
+def _scatter_fwd(g, shape, view_fn):
+    z = np.zeros(shape, g.dtype)
+    view_fn(z)[...] = g
+    return z
+
+
+def _basic_index(idx):
+    """A basic index (ints, slices, None, ...) ending in Ellipsis, so NumPy returns a view even
+    when every dimension is indexed by an integer."""
+    if not isinstance(idx, tuple):
+        idx = (idx,)
+    return idx if any(i is Ellipsis for i in idx) else idx + (Ellipsis,)
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers the rules use, in both namespaces
+# ---------------------------------------------------------------------------------------------
+
+def sum_to_shape(g, shape, graph):
+    """Sum ``g`` over the dimensions broadcasting added or stretched, down to ``shape``."""
+    lead = g.ndim - len(shape)
+    axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape)
+                                      if s == 1 and g.shape[i + lead] != 1)
+    if graph:
+        return apply(SUM_DIM, g, attrs=(axes, True)).reshape(shape) if axes else g.reshape(shape)
+    return np.sum(g, axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)
+
+
+def kept_shape(shape, dim):
+    """The shape a reduction over ``dim`` has with keepdim=True."""
+    dims = range(len(shape)) if dim is None else dim
+    return tuple(1 if i in dims else s for i, s in enumerate(shape))
+
+
+def expand_back(xp, g, shape, dim, keepdim):
+    """The gradient of a sum over ``dim``: ``g`` broadcast back over the reduced dimensions."""
+    if not keepdim:
+        g = xp.reshape(g, kept_shape(shape, dim))
+    return xp.broadcast_to(g, shape)
+
+
+def _reshape_fwd(a, shape):
+    return np.reshape(a, shape)
+
+
+def _norm_dims(dim, ndim):
+    if dim is None:
+        return None
+    if isinstance(dim, int):
+        dim = (dim,)
+    return tuple(sorted(_wrap_dim(d, ndim) for d in dim))
+
+
+# ---------------------------------------------------------------------------------------------
+# The table
+# ---------------------------------------------------------------------------------------------
+
+# -- arithmetic ------------------------------------------------------------------------------
+ADD = defop("AddBackward0", "a b", np.add, lambda g: g, lambda g: g)
+SUB = defop("SubBackward0", "a b", np.subtract, lambda g: g, lambda g: -g)
+# NOTE: `alpha` gets entries of its own so that the operators' hot path passes no attributes.
+ADD_ALPHA = defop("AddBackward0", "a b", lambda a, b, alpha: a + alpha * b,
+                  lambda g: g, lambda g, alpha: g * alpha, attrs="alpha")
+SUB_ALPHA = defop("SubBackward0", "a b", lambda a, b, alpha: a - alpha * b,
+                  lambda g: g, lambda g, alpha: -g * alpha, attrs="alpha")
+RSUB = defop("RsubBackward1", "a other", lambda a, other: other - a, lambda g: -g, None)
+MUL = defop("MulBackward0", "a b", np.multiply,
+            lambda g, b: g * b,
+            lambda g, a: g * a)
+DIV = defop("DivBackward0", "a b", np.true_divide,
+            lambda g, b: g / b,
+            lambda g, a, b: -g * a / (b * b),
+            dtype="float")
+NEG = defop("NegBackward0", "a", np.negative, lambda g: -g, dtype="keep")
+RECIPROCAL = defop("ReciprocalBackward0", "a", np.reciprocal,
+                   lambda g, out: -g * (out * out), dtype="float")
+
+
+def _pow_scalar_rule(g, a, exponent):
+    if exponent == 0:
+        return g * 0
+    return g * (exponent * a ** (exponent - 1))
+
+
+POW = defop("PowBackward0", "a exponent", np.power, _pow_scalar_rule, None)
+POW_TENSOR = defop(
+    "PowBackward1", "a b", np.power,
+    lambda xp, g, a, b: xp.where(b == 0, 0.0, g * b * a ** xp.where(b == 0, 1.0, b - 1)),
+    lambda xp, g, a, b, out: xp.where((a == 0) & (b >= 0), 0.0, g * out * xp.log(xp.where(a == 0, 1.0, a))))
+RPOW = defop("PowBackward2", "base b", np.power, None,
+             lambda xp, g, out, base, b: g * out * math.log(base) if base > 0 else
+             xp.where(b >= 0, 0.0, g * out * (-math.inf if base == 0 else math.nan)))
+
+# -- elementwise math ------------------------------------------------------------------------
+ABS = defop("AbsBackward0", "a", np.abs, lambda xp, g, a: g * xp.sign(a), dtype="keep")
+EXP = defop("ExpBackward0", "a", np.exp, lambda g, out: g * out, dtype="float")
+LOG = defop("LogBackward0", "a", np.log, lambda g, a: g / a, dtype="float")
+SQRT = defop("SqrtBackward0", "a", np.sqrt, lambda g, out: g / (2 * out), dtype="float")
+SIN = defop("SinBackward0", "a", np.sin, lambda xp, g, a: g * xp.cos(a), dtype="float")
+COS = defop("CosBackward0", "a", np.cos, lambda xp, g, a: g * -xp.sin(a), dtype="float")
+TANH = defop("TanhBackward0", "a", np.tanh, lambda g, out: g * (1 - out * out), dtype="float")
+def _sigmoid(a):
+    # NOTE: exp(-|a|) never overflows, so inputs of +/-1000 stay finite.
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1 / (1 + e), e / (1 + e))
+
+
+SIGMOID = defop("SigmoidBackward0", "a", _sigmoid, lambda g, out: g * (out * (1 - out)),
+                dtype="float")
+RELU = defop("ReluBackward0", "a", lambda a: np.maximum(a, 0) if a.dtype.kind != "b" else a,
+             lambda g, out: g * (out > 0), dtype="keep")
+SIGN = defop("SignBackward0", "a", np.sign, lambda g: g * 0, dtype="keep")
+WHERE = defop("WhereBackward0", "cond a b", np.where, None,
+              lambda xp, g, cond: xp.where(cond, g, 0.0),
+              lambda xp, g, cond: xp.where(cond, 0.0, g))
+
+# -- reductions ------------------------------------------------------------------------------
+SUM = defop("SumBackward0", "a", lambda a, dtype=None: np.sum(a, dtype=dtype),
+            lambda xp, g, a_shape: xp.broadcast_to(g, a_shape), attrs="dtype", dtype="keep")
+SUM_DIM = defop("SumBackward1", "a",
+                lambda a, dim, keepdim, dtype=None: np.sum(a, axis=dim, keepdims=keepdim, dtype=dtype),
+                lambda xp, g, a_shape, dim, keepdim: expand_back(xp, g, a_shape, dim, keepdim),
+                attrs="dim keepdim dtype", dtype="keep")
+MEAN = defop("MeanBackward0", "a", np.mean,
+             lambda xp, g, a_shape: xp.broadcast_to(g, a_shape) / _numel(a_shape), dtype="keep")
+MEAN_DIM = defop("MeanBackward1", "a",
+                 lambda a, dim, keepdim: np.mean(a, axis=dim, keepdims=keepdim),
+                 lambda xp, g, a_shape, dim, keepdim:
+                     expand_back(xp, g, a_shape, dim, keepdim) / _numel(a_shape, dim),
+                 attrs="dim keepdim", dtype="keep")
+
+
+def _numel(shape, dim=None):
+    n = 1
+    for i, s in enumerate(shape):
+        if dim is None or i in dim:
+            n *= s
+    return n
+
+
+# -- comparisons (no gradient) ---------------------------------------------------------------
+EQ = defop("EqBackward0", "a b", np.equal, dtype="bool")
+NE = defop("NeBackward0", "a b", np.not_equal, dtype="bool")
+LT = defop("LtBackward0", "a b", np.less, dtype="bool")
+LE = defop("LeBackward0", "a b", np.less_equal, dtype="bool")
+GT = defop("GtBackward0", "a b", np.greater, dtype="bool")
+GE = defop("GeBackward0", "a b", np.greater_equal, dtype="bool")
+
+# -- copies, casts, shapes -------------------------------------------------------------------
+CLONE = defop("CloneBackward0", "a", np.copy, lambda g: g, dtype="keep")
+TO_COPY = defop("ToCopyBackward0", "a", lambda a, dtype: a.astype(dtype),
+                lambda xp, g: g, attrs="dtype", dtype="keep")
+RESHAPE = defop("ViewBackward0", "a", _reshape_fwd,
+                lambda xp, g, a_shape: xp.reshape(g, a_shape), attrs="shape", dtype="keep")
+EXPAND = defop("ExpandBackward0", "a", lambda a, shape: np.broadcast_to(a, shape),
+               lambda xp, g, a_shape: xp.sum_to(g, a_shape), attrs="shape", dtype="keep")
+
+
+def _index_rule(xp, g, a_shape, view_fn):
+    return xp.view_scatter(g, a_shape, view_fn)
+
+
+_INDEX_OPS = {name: defop(name, "a", lambda a, view_fn: view_fn(a), _index_rule,
+                          attrs="view_fn", dtype="keep")
+              for name in ("SelectBackward0", "SliceBackward0", "UnsqueezeBackward0",
+                           "AliasBackward0")}
+VIEW_SCATTER = defop("AsStridedScatterBackward0", "g", _scatter_fwd,
+                     lambda g, view_fn: view_fn(g), attrs="shape view_fn", dtype="keep")
+AS_STRIDED = defop("AsStridedBackward0", "a", lambda a, view_fn: view_fn(a),
+                   _index_rule, attrs="view_fn", dtype="keep")
+
+
+
+def _index_acc_fwd(g, shape, key):
+    z = np.zeros(shape, g.dtype)
+    np.add.at(z, key, g)  # NOTE: add.at, not z[key] += g, so repeated indices accumulate
+    return z
+
+
+def _zero_at(shape, key):
+    mask = np.ones(shape, bool)
+    mask[key] = False
+    return mask
+
+
+def _index_put_fwd(a, v, key):
+    r = a.copy()
+    r[key] = v
+    return r
+
+
+INDEX = defop("IndexBackward0", "a", lambda a, key: a[key],
+              lambda xp, g, a_shape, key: xp.index_acc(g, a_shape, key), attrs="key", dtype="keep")
+INDEX_ACC = defop("IndexPutBackward0", "g", _index_acc_fwd,
+                  lambda g, key: g[key], attrs="shape key", dtype="keep")
+INDEX_PUT = defop("IndexPutBackward0", "a v", _index_put_fwd,
+                  lambda xp, g, key: g * xp.asarray(_zero_at(g.shape, key)),
+                  lambda g, key: g[key], attrs="key", dtype="keep")
+DIV_MODE = defop("DivBackward3", "a b",
+                 lambda a, b, mode: np.floor_divide(a, b) if mode == "floor" else
+                 (np.trunc(a / b).astype(np.result_type(a, b)) if np.result_type(a, b).kind == "f"
+                  else np.fix(np.true_divide(a, b)).astype(np.result_type(a, b))),
+                 lambda g: g * 0, lambda g: g * 0, attrs="mode")
+
+# -- in-place fills --------------------------------------------------------------------------
+ZERO = defop("ZeroBackward0", "a", np.zeros_like, lambda g: g * 0, dtype="keep")
+FILL = defop("FillBackward2", "a", lambda a, value: np.full_like(a, value),
+             lambda g: g * 0, attrs="value", dtype="keep")
+FILL_TENSOR = defop("FillBackward3", "a value", lambda a, value: np.full_like(a, value),
+                    lambda g: g * 0, lambda g: g.sum(), dtype="keep")
+COPY = defop("CopyBackwards", "a src",
+             lambda a, src: np.broadcast_to(src, a.shape).astype(a.dtype),
+             lambda g: g * 0, lambda g: g, dtype="keep")
+
+
+# ---------------------------------------------------------------------------------------------
+# The two array namespaces the rules see as `xp`
+# ---------------------------------------------------------------------------------------------
+
+def view_scatter(g, shape, view_fn):
+    return apply(VIEW_SCATTER, g, attrs=(tuple(shape), view_fn))
+
+
+NX = SimpleNamespace(
+    where=np.where, sign=np.sign, cos=np.cos, sin=np.sin, exp=np.exp, log=np.log, sqrt=np.sqrt,
+    reshape=np.reshape, broadcast_to=np.broadcast_to,
+    sum_to=lambda g, shape: sum_to_shape(g, shape, False),
+    view_scatter=_scatter_fwd, index_acc=_index_acc_fwd, asarray=np.asarray,
+)
+
+
+def _t(x):
+    return x if isinstance(x, Tensor) else _wrap(np.asarray(x))
+
+
+TX = SimpleNamespace(
+    where=lambda c, a, b: apply(WHERE, _t(c), a, b),
+    sign=lambda a: apply(SIGN, a), cos=lambda a: apply(COS, a), sin=lambda a: apply(SIN, a),
+    exp=lambda a: apply(EXP, a), log=lambda a: apply(LOG, a), sqrt=lambda a: apply(SQRT, a),
+    reshape=lambda a, shape: apply(RESHAPE, a, attrs=(tuple(shape),)),
+    broadcast_to=lambda a, shape: apply(EXPAND, a, attrs=(tuple(shape),)),
+    sum_to=lambda g, shape: sum_to_shape(g, shape, True),
+    view_scatter=view_scatter,
+    index_acc=lambda g, shape, key: apply(INDEX_ACC, g, attrs=(tuple(shape), key)),
+    asarray=_t,
+)

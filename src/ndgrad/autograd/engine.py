@@ -1,0 +1,331 @@
+"""The reverse-mode engine: graph nodes, and the iterative walk that runs them.
+
+Nodes know their edges and saved values; the rules themselves live in the op table (``_ops``).
+The engine keeps the books: it sums broadcast gradients back to each input's shape, casts them to
+its dtype, adds up gradients that meet at a node, runs hooks and fills ``.grad``.
+"""
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+
+from .grad_mode import state
+
+ERR_BACKWARD_TWICE = (
+    "Trying to backward through the graph a second time (or directly access saved tensors after "
+    "they have already been freed). Saved intermediate values of the graph are freed when you call "
+    ".backward() or autograd.grad(). Specify retain_graph=True if you need to backward through the "
+    "graph a second time or if you need to access saved tensors after calling backward.")
+
+HINT = ("Hint: enable anomaly detection to find the operation that failed to compute its gradient, "
+        "with torch.autograd.set_detect_anomaly(True).")
+
+
+class RemovableHandle:
+    """Returned by ``register_hook``: ``handle.remove()`` takes the hook out again."""
+
+    __slots__ = ("_list", "_hook")
+
+    def __init__(self, hooks: list, hook):
+        self._list, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._list:
+            self._list.remove(self._hook)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+class Node:
+    """A backward function in the graph. ``next`` holds one edge per input: ``(target, nr)`` where
+    the target is another Node, a leaf Tensor (its gradient is accumulated), or the edge is None."""
+
+    __slots__ = ("next", "saved", "versions", "attrs", "metas", "seq", "_hooks", "_prehooks",
+                 "_tensor_hooks", "_retained", "__weakref__")
+    op = None
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    @property
+    def next_functions(self) -> tuple:
+        return tuple((None, 0) if e is None else (_display(e[0]), e[1]) for e in self.next)
+
+    @property
+    def metadata(self) -> dict:
+        return {}
+
+    def register_hook(self, fn) -> RemovableHandle:
+        """``fn(grad_inputs, grad_outputs)`` runs after this node; it may return new grad_inputs."""
+        if self._hooks is None:
+            self._hooks = []
+        self._hooks.append(fn)
+        return RemovableHandle(self._hooks, fn)
+
+    def register_prehook(self, fn) -> RemovableHandle:
+        """``fn(grad_outputs)`` runs before this node; it may return new grad_outputs."""
+        if self._prehooks is None:
+            self._prehooks = []
+        self._prehooks.append(fn)
+        return RemovableHandle(self._prehooks, fn)
+
+    def __getattr__(self, name):
+        # grad_fn._saved_self and friends: the saved value named after the op's parameter.
+        if name.startswith("_saved_"):
+            op = type(self).op
+            key = name[7:]
+            if op is not None:
+                names = [n for _, _, n in op.saves]
+                if key in names or (key == "self" and op.inputs and op.inputs[0] in names):
+                    key = key if key in names else op.inputs[0]
+                    if self.saved is None:
+                        raise RuntimeError(ERR_BACKWARD_TWICE)
+                    from .._tensor import _wrap
+                    v = self.saved[names.index(key)]
+                    return _wrap(v._data) if hasattr(v, "_data") else \
+                        _wrap(v) if isinstance(v, np.ndarray) else v
+                if key in op.attrs:
+                    return self.attrs[op.attrs.index(key)]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def release(self) -> None:
+        if self.saved:
+            self.saved = None
+
+
+def new_node(cls, edges, saved=(), versions=(), attrs=(), metas=()):
+    n = cls.__new__(cls)
+    n.next, n.saved, n.versions, n.attrs, n.metas = edges, saved, versions, attrs, metas
+    n._hooks = n._prehooks = n._tensor_hooks = n._retained = None
+    return n
+
+
+class AccumulateGrad(Node):
+    """What ``next_functions`` shows for a leaf: the node that adds a gradient into ``.grad``."""
+
+    __slots__ = ("variable",)
+
+    @property
+    def next_functions(self) -> tuple:
+        return ()
+
+
+def _display(target):
+    if isinstance(target, Node):
+        return target
+    acc = target._acc() if target._acc is not None else None
+    if acc is None:
+        acc = new_node(AccumulateGrad, ())
+        acc.variable = target
+        target._acc = weakref.ref(acc)
+    return acc
+
+
+# ---------------------------------------------------------------------------------------------
+# Running the graph
+# ---------------------------------------------------------------------------------------------
+
+def _reconcile(g, meta, graph):
+    """Sum a broadcast gradient back to the input's shape and cast it to the input's dtype."""
+    shape, dt = meta
+    if g.shape != shape:
+        from .._ops import sum_to_shape
+        g = sum_to_shape(g, shape, graph)
+    if g.dtype != dt:
+        g = g.to(dt) if graph else g.astype(dt)
+    return g
+
+
+def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, accumulate=True):
+    """Differentiate ``roots`` (tensors) seeded with ``root_grads``; fill leaf ``.grad`` when
+    ``accumulate``, and return the gradients reaching ``inputs`` (tensors) when given."""
+    from .._tensor import Tensor, _wrap
+
+    graph = create_graph
+
+    # 1. Discover the graph and count, for each node and leaf, how many edges lead into it.
+    deps = {}
+    stack = []
+    buf = {}
+    for t, g in zip(roots, root_grads):
+        target, nr = (t._sync_grad_fn(), t._output_nr) if t._grad_fn is not None else (t, 0)
+        if target not in deps:
+            deps[target] = 0
+            stack.append(target)
+        slots = buf.get(target)
+        if slots is None:
+            slots = buf[target] = [None] * _nout(target)
+        slots[nr] = g if slots[nr] is None else slots[nr] + g
+    todo = list(stack)
+    order = []
+    while todo:
+        n = todo.pop()
+        order.append(n)
+        if type(n) is Tensor:
+            continue
+        for e in n.next:
+            if e is not None:
+                tgt = e[0]
+                if tgt in deps:
+                    deps[tgt] += 1
+                else:
+                    deps[tgt] = 1
+                    todo.append(tgt)
+
+    # 2. With `inputs`, only what leads to an input runs, and only those inputs are filled.
+    capture = None
+    needed = useful = None
+    if inputs is not None:
+        capture = {}
+        wanted = set()
+        for i, t in enumerate(inputs):
+            key = (t._sync_grad_fn(), t._output_nr) if t._grad_fn is not None else (t, 0)
+            capture.setdefault(key, []).append(i)
+            wanted.add(key[0])
+        needed = _prune(order, deps, wanted)
+        useful = needed | wanted
+    results = [None] * (len(inputs) if inputs is not None else 0)
+
+    prev_mode = state.enabled
+    state.enabled = graph
+    try:
+        ready = [n for n in stack if deps[n] == 0]
+        while ready:
+            n = ready.pop()
+            grads = buf.pop(n, None)
+            if type(n) is Tensor:  # a leaf
+                g = grads[0] if grads else None
+                if capture is not None:
+                    for i in capture.get((n, 0), ()):
+                        results[i] = g
+                if g is not None and accumulate and (capture is None or (n, 0) in capture):
+                    _accumulate(n, g, graph)
+                continue
+            if grads is None:
+                grads = [None] * _nout(n)
+            if n._tensor_hooks is not None or n._retained is not None:
+                grads = _tensor_hooks(n, grads, graph)
+            if capture is not None:
+                for nr in range(len(grads)):
+                    for i in capture.get((n, nr), ()):
+                        results[i] = grads[nr]
+                        if accumulate and inputs[i]._grad_fn is not None:
+                            _accumulate_nonleaf(inputs[i], grads[nr], graph)
+                if n not in needed:
+                    continue
+            if n._prehooks is not None:
+                for h in n._prehooks:
+                    r = h(tuple(_as_tensor(g, graph) for g in grads))
+                    if r is not None:
+                        grads = [_as_array(x, graph) for x in r]
+            if all(g is None for g in grads):
+                outs = [None] * len(n.next)
+            else:
+                outs = n.apply(grads, graph, useful)
+            if n._hooks is not None:
+                for h in n._hooks:
+                    r = h(tuple(_as_tensor(g, graph) for g in outs),
+                          tuple(_as_tensor(g, graph) for g in grads))
+                    if r is not None:
+                        outs = [_as_array(x, graph) for x in r]
+            if not retain_graph:
+                n.release()
+            for e, g, meta in zip(n.next, outs, n.metas):
+                if e is None:
+                    continue
+                tgt, nr = e
+                if g is not None:
+                    g = _reconcile(g, meta, graph)
+                    slots = buf.get(tgt)
+                    if slots is None:
+                        slots = buf[tgt] = [None] * _nout(tgt)
+                    slots[nr] = g if slots[nr] is None else slots[nr] + g
+                deps[tgt] -= 1
+                if deps[tgt] == 0:
+                    ready.append(tgt)
+    finally:
+        state.enabled = prev_mode
+    return results
+
+
+def _nout(target) -> int:
+    op = getattr(type(target), "op", None)
+    return op.nout if op is not None else getattr(target, "nout", 1)
+
+
+def _prune(order, deps, wanted):
+    """The nodes whose backward must run: those from which a wanted node can be reached."""
+    from .._tensor import Tensor
+    needed = set()
+    for n in reversed(order):  # `order` lists each node before the nodes it leads to
+        if type(n) is Tensor:
+            continue
+        for e in n.next:
+            if e is not None and (e[0] in wanted or e[0] in needed):
+                needed.add(n)
+                break
+    return needed
+
+
+def _as_tensor(g, graph):
+    from .._tensor import _wrap
+    return g if graph or g is None else _wrap(g)
+
+
+def _as_array(x, graph):
+    if x is None or graph:
+        return x
+    return x._data if hasattr(x, "_data") else np.asarray(x)
+
+
+def _tensor_hooks(n, grads, graph):
+    grads = list(grads)
+    if n._tensor_hooks is not None:
+        for nr, hooks in n._tensor_hooks.items():
+            for h in list(hooks):
+                if grads[nr] is not None:
+                    r = h(_as_tensor(grads[nr], graph))
+                    if r is not None:
+                        grads[nr] = _as_array(r, graph)
+    if n._retained is not None:
+        for nr, ref in n._retained.items():
+            t = ref()
+            if t is not None and grads[nr] is not None:
+                _accumulate_nonleaf(t, grads[nr], graph)
+    return grads
+
+
+def _accumulate_nonleaf(t, g, graph):
+    from .._tensor import _wrap
+    if graph:
+        t._grad = g.clone() if t._grad is None else t._grad + g
+    else:
+        t._grad = _wrap(g.copy()) if t._grad is None else _wrap(t._grad._data + g)
+
+
+def _accumulate(t, g, graph):
+    """Add a leaf's gradient into ``.grad``: its hooks first, post-accumulate hooks after."""
+    from .._tensor import _wrap
+    if t._hooks is not None:
+        for h in list(t._hooks):
+            r = h(_as_tensor(g, graph))
+            if r is not None:
+                g = _as_array(r, graph)
+    old = t._grad
+    if graph:
+        t._grad = g.clone() if old is None else old + g
+    elif old is None:
+        # NOTE: the engine may hand the same array to several leaves (AddBackward passes `g`
+        # through), so .grad always gets its own copy.
+        t._grad = _wrap(np.array(g, copy=True))
+    else:
+        np.add(old._data, g, out=old._data, casting="unsafe")
+        old._vc[0] += 1
+    if t._post_hooks is not None:
+        for h in list(t._post_hooks):
+            h(t)
