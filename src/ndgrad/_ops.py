@@ -101,7 +101,7 @@ class _SavedOut:
 class OpNode(Node):
     """A node made by a table op: unpacks what it saved and runs the rules that are needed."""
 
-    __slots__ = ()
+    __slots__ = ("out_metas",)  # (shape, dtype) of each output, kept for ops with several
 
     def _unpack(self, graph):
         saved = self.saved
@@ -128,7 +128,13 @@ class OpNode(Node):
 
     def apply(self, grads, graph, useful=None):
         op = type(self).op
-        g = grads[0] if op.nout == 1 else tuple(grads)
+        if op.nout == 1:
+            g = grads[0]
+        else:
+            # An output nobody used gets a zero gradient, so rules always see a full tuple.
+            g = tuple(x if x is not None else
+                      (_wrap(np.zeros(*m)) if graph else np.zeros(*m))
+                      for x, m in zip(grads, self.out_metas))
         env = [g, TX if graph else NX]
         if op.saves:
             env.extend(self._unpack(graph))
@@ -251,6 +257,7 @@ def _finish(op, out, target, args, arrays, attrs):
         if state.enabled and op.differentiable and _requires_grad(args):
             _record(op, outs[0], args, arrays, attrs)
             node = outs[0]._grad_fn
+            node.out_metas = tuple((t._data.shape, t._data.dtype) for t in outs)
             for i, t in enumerate(outs):
                 if t._data.dtype.kind in "fc":
                     t._grad_fn, t._output_nr = node, i
@@ -505,7 +512,7 @@ ADD_ALPHA = defop("AddBackward0", "a b", lambda a, b, alpha: a + alpha * b,
                   lambda g: g, lambda g, alpha: g * alpha, attrs="alpha")
 SUB_ALPHA = defop("SubBackward0", "a b", lambda a, b, alpha: a - alpha * b,
                   lambda g: g, lambda g, alpha: -g * alpha, attrs="alpha")
-RSUB = defop("RsubBackward1", "a other", lambda a, other: other - a, lambda g: -g, None)
+RSUB = defop("RsubBackward1", "a other", lambda a, other: other - a, lambda g: -g, lambda g: g)
 MUL = defop("MulBackward0", "a b", np.multiply,
             lambda g, b: g * b,
             lambda g, a: g * a)
@@ -587,6 +594,11 @@ LT = defop("LtBackward0", "a b", np.less, dtype="bool")
 LE = defop("LeBackward0", "a b", np.less_equal, dtype="bool")
 GT = defop("GtBackward0", "a b", np.greater, dtype="bool")
 GE = defop("GeBackward0", "a b", np.greater_equal, dtype="bool")
+
+BITWISE_AND = defop("BitwiseAndBackward0", "a b", np.bitwise_and)  # no rules: not differentiable
+BITWISE_OR = defop("BitwiseOrBackward0", "a b", np.bitwise_or)  # no rules: not differentiable
+BITWISE_XOR = defop("BitwiseXorBackward0", "a b", np.bitwise_xor)  # no rules: not differentiable
+BITWISE_NOT = defop("BitwiseNotBackward0", "a", np.invert)  # no rules: not differentiable
 
 # -- copies, casts, shapes -------------------------------------------------------------------
 CLONE = defop("CloneBackward0", "a", np.copy, lambda g: g, dtype="keep")
