@@ -1,7 +1,7 @@
 """Rows for the core ops: arithmetic, the seed's elementwise functions, sum, mean, comparisons."""
 import numpy as np
 
-from optable import Row, Sample, arr, binary, pos, rows, unary
+from optable import Row, Sample, alias, arr, binary, pos, rows, unary
 
 
 def _reduce(rng):
@@ -58,3 +58,5 @@ rows(
     Row("broadcast_to", lambda rng: [Sample((arr(rng, 3, 1), (2, 3, 4))), Sample((arr(rng), (3,)))]),
     *[Row(n, _cmp, method=n, grad=False) for n in ("eq", "ne", "lt", "le", "gt", "ge")],
 )
+
+alias("subtract", "multiply", "divide", "true_divide", "negative", "absolute")

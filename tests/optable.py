@@ -40,6 +40,15 @@ class Row:
     fd_atol: float = 1e-5           # finite differences are taken in float64
     outputs: Callable[[Any], list] | None = None  # pick the float outputs of a result
     note: str = ""
+    alias: str | None = None        # a second public name the same row covers
+
+
+# Public names that are the same function object as a row's (e.g. `multiply` for `mul`).
+ALIASES: set = set()
+
+
+def alias(*names: str) -> None:
+    ALIASES.update(names)
 
 
 def arr(rng, *shape, low=-2.0, high=2.0, dtype=np.float64):

@@ -21,7 +21,11 @@ from ._api import (abs, add, broadcast_to, clone, cos, div, eq, exp, ge, gt, le,
                    sub, sum, tanh, where)
 from ._api import (div as divide, div as true_divide, mul as multiply, neg as negative,
                    sub as subtract, abs as absolute)
-from . import autograd
+from ._math import *  # noqa: F401,F403  elementwise math beyond the core
+from ._reduce import *  # noqa: F401,F403  reductions
+from ._shape import *  # noqa: F401,F403  shape, indexing and view ops
+from ._linalg import *  # noqa: F401,F403  matmul and friends
+from . import autograd, linalg, nn
 from .autograd import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
                        no_grad, set_grad_enabled)
 
