@@ -121,7 +121,7 @@ def from_numpy(arr: np.ndarray) -> Tensor:
     return _wrap(_infer(arr))
 
 
-def _size(size) -> tuple:
+def _size(size, fn: str = "zeros") -> tuple:
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         size = tuple(size[0])
     for s in size:
@@ -131,7 +131,7 @@ def _size(size) -> tuple:
     size = tuple(int(s) for s in size)
     for s in size:
         if s < 0:
-            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {list(size)}")
+            raise RuntimeError(f"{fn}: Dimension size must be non-negative.")
     return size
 
 
@@ -142,7 +142,7 @@ def zeros(*size, dtype=None, device=None, requires_grad: bool = False, out=None)
 
 def ones(*size, dtype=None, device=None, requires_grad: bool = False, out=None) -> Tensor:
     """A tensor of ones."""
-    return _finish(np.ones(_size(size), _np_dtype(dtype, get_default_dtype())), requires_grad)
+    return _finish(np.ones(_size(size, "ones"), _np_dtype(dtype, get_default_dtype())), requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad: bool = False, out=None,

@@ -65,7 +65,7 @@ class _Formatter:
             finite = flat[np.isfinite(flat) & (flat != 0)].astype(np.float64)
             if finite.size:
                 absv = np.abs(finite)
-                lo, hi = absv.min(), absv.max()
+                lo, hi = float(absv.min()), float(absv.max())  # Python floats: hi / lo may be inf
                 vals = finite.tolist()
                 p = PRINT_OPTS.precision
                 self.int_mode = bool(np.all(finite == np.ceil(finite)))
