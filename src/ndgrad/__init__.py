@@ -16,9 +16,8 @@ from ._creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, f
                         linspace, logspace, manual_seed, initial_seed, normal, ones, ones_like,
                         rand, rand_like, randint, randint_like, randn, randn_like, randperm,
                         tensor, zeros, zeros_like)
-from ._api import (abs, add, broadcast_to, clone, cos, div, eq, exp, ge, gt, le, log, lt, mean,
-                   mul, ne, neg, pow, reciprocal, relu, reshape, rsub, sigmoid, sign, sin, sqrt,
-                   sub, sum, tanh, where)
+from ._api import (abs, add, clone, cos, div, eq, exp, ge, gt, le, log, lt, mean, mul, ne, neg,
+                   pow, reciprocal, relu, rsub, sigmoid, sign, sin, sqrt, sub, sum, tanh, where)
 from ._api import (div as divide, div as true_divide, mul as multiply, neg as negative,
                    sub as subtract, abs as absolute)
 from ._math import *  # noqa: F401,F403  elementwise math beyond the core
@@ -28,6 +27,9 @@ from ._linalg import *  # noqa: F401,F403  matmul and friends
 from . import autograd, linalg, nn
 from .autograd import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
                        no_grad, set_grad_enabled)
+from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled
+from . import utils
+from . import func
 
 __version__ = "0.1.0"
 strided = "torch.strided"

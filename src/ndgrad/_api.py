@@ -2,8 +2,6 @@
 forward to them. Argument handling lives here; the math lives in the op table (``_ops``)."""
 from __future__ import annotations
 
-import operator
-
 import numpy as np
 
 from . import _dtypes
@@ -11,7 +9,6 @@ from . import _ops as O
 from ._dtypes import to_dtype
 from ._ops import apply, binary, inplace, rbinary
 from ._tensor import Tensor, _wrap, _wrap_dim
-from .autograd.grad_mode import state
 
 _Number = (bool, int, float, complex)
 
@@ -19,8 +16,11 @@ _Number = (bool, int, float, complex)
 def _dims(dim, ndim):
     """Normalize ``dim`` (an int or a sequence of ints) to a sorted tuple of non-negative dims."""
     if isinstance(dim, (list, tuple)):
-        dims = tuple(sorted({_wrap_dim(d, ndim) for d in dim}))
-        return dims if ndim else ()
+        wrapped = [_wrap_dim(d, ndim) for d in dim]
+        for d in wrapped:
+            if wrapped.count(d) > 1:
+                raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+        return tuple(sorted(wrapped)) if ndim else ()
     return (_wrap_dim(dim, ndim),) if ndim else ()
 
 
@@ -89,7 +89,7 @@ def div(input, other, *, rounding_mode=None, out=None) -> Tensor:
         return apply(O.DIV_MODE, input, other, attrs=(rounding_mode,))
     if not isinstance(input, Tensor):
         return mul(reciprocal(other), input)
-    if isinstance(other, Tensor) or input._data.dtype.kind != "f":
+    if input._data.dtype.kind != "f":
         return apply(O.DIV, input, other)
     return binary(O.DIV, input, other)
 
@@ -233,118 +233,6 @@ def to_dtype(x: Tensor, dtype) -> Tensor:
     return apply(O.TO_COPY, x, attrs=(_dtypes.to_dtype(dtype).np,))
 
 
-def _shape_arg(shape):
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    return tuple(int(s) for s in shape)
-
-
-def reshape(input, *shape) -> Tensor:
-    """The same elements in a new shape (one entry may be -1)."""
-    shape = _shape_arg(shape)
-    n = input._data.size
-    known = 1
-    for s in shape:
-        if s != -1:
-            known *= s
-    if shape.count(-1) > 1:
-        raise RuntimeError("only one dimension can be inferred")
-    if (shape.count(-1) == 0 and known != n) or (shape.count(-1) == 1 and (known == 0 or n % known)):
-        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {n}")
-    return apply(O.RESHAPE, input, attrs=(shape,))
-
-
-def broadcast_to(input, size) -> Tensor:
-    return apply(O.EXPAND, input, attrs=(tuple(size),))
-
-
-# -- indexing --------------------------------------------------------------------------------
-def _is_basic(idx) -> bool:
-    items = idx if isinstance(idx, tuple) else (idx,)
-    for i in items:
-        if not (i is None or i is Ellipsis or isinstance(i, slice) or
-                (isinstance(i, (int, np.integer)) and not isinstance(i, bool))):
-            return False
-    return True
-
-
-def _index_name(idx, shape) -> str:
-    """The grad_fn PyTorch gives ``x[idx]``: that of the last index that changes anything."""
-    if isinstance(idx, slice):
-        return "SliceBackward0"
-    items = idx if isinstance(idx, tuple) else (idx,)
-    consumed = len([i for i in items if i is not None and i is not Ellipsis])
-    name = "AliasBackward0"
-    dim = 0
-    for i in items:
-        if i is Ellipsis:
-            dim += len(shape) - consumed
-        elif i is None:
-            name = "UnsqueezeBackward0"
-        elif isinstance(i, slice):
-            if i.indices(shape[dim]) != (0, shape[dim], 1):
-                name = "SliceBackward0"
-            dim += 1
-        else:
-            name = "SelectBackward0"
-            dim += 1
-    return name
-
-
-def _unwrap_index(idx):
-    if isinstance(idx, Tensor):
-        return idx._data
-    if isinstance(idx, tuple):
-        return tuple(_unwrap_index(i) for i in idx)
-    if isinstance(idx, list):
-        return np.array([i._data if isinstance(i, Tensor) else i for i in idx])
-    return idx
-
-
-def getitem(self: Tensor, idx):
-    """``self[idx]``: basic indices give a view that shares storage; others a copy."""
-    if self._data.ndim == 0 and not (idx is None or idx is Ellipsis or idx == () or
-                                     (isinstance(idx, tuple) and all(i is None or i is Ellipsis for i in idx))):
-        if not isinstance(idx, (Tensor, np.ndarray)):
-            raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
-                             "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
-    if _is_basic(idx):
-        key = O._basic_index(idx)
-        fn = operator.itemgetter(key)
-        try:
-            arr = self._data[key]
-        except IndexError as exc:
-            msg = str(exc)
-            if msg.startswith("too many indices"):
-                msg = f"too many indices for tensor of dimension {self._data.ndim}"
-            raise IndexError(msg.replace("axis", "dimension")) from None
-        t = O.make_view(self, arr, fn)
-        if state.enabled and (self._grad_fn is not None or self._requires_grad):
-            O._record(O._INDEX_OPS[_index_name(idx, self._data.shape)], t, (self,),
-                      (self._data,), (fn,))
-        return t
-    key = _unwrap_index(idx)
-    try:
-        return apply(O.INDEX, self, attrs=(key,))
-    except IndexError as exc:
-        raise IndexError(str(exc).replace("axis", "dimension")) from None
-
-
-def setitem(self: Tensor, idx, value) -> None:
-    """``self[idx] = value``: an in-place copy into the indexed region."""
-    if _is_basic(idx):
-        view = getitem(self, idx)
-        if isinstance(value, Tensor):
-            inplace(O.COPY, view, value)
-        else:
-            inplace(O.FILL, view, attrs=(value,))
-        return
-    key = _unwrap_index(idx)
-    if not isinstance(value, Tensor):
-        value = _wrap(np.asarray(value, dtype=self._data.dtype))
-    inplace(O.INDEX_PUT, self, value, attrs=(key,))
-
-
 # ---------------------------------------------------------------------------------------------
 # Tensor methods: one line each
 # ---------------------------------------------------------------------------------------------
@@ -354,11 +242,13 @@ def _scalar_or_tensor(x):
 
 
 T = Tensor
-T.__add__ = lambda self, other: binary(O.ADD, self, other) if _scalar_or_tensor(other) else NotImplemented
+# PERF: the operators go straight to the hot path, which rejects unsupported operand types.
+T.__add__ = lambda self, other: binary(O.ADD, self, other)
 T.__radd__ = T.__add__
-T.__sub__ = lambda self, other: sub(self, other) if _scalar_or_tensor(other) else NotImplemented
+T.__sub__ = lambda self, other: binary(O.SUB, self, other) if self._data.dtype.kind != "b" \
+    else sub(self, other)
 T.__rsub__ = lambda self, other: apply(O.RSUB, self, other) if _scalar_or_tensor(other) else NotImplemented
-T.__mul__ = lambda self, other: binary(O.MUL, self, other) if _scalar_or_tensor(other) else NotImplemented
+T.__mul__ = lambda self, other: binary(O.MUL, self, other)
 T.__rmul__ = T.__mul__
 T.__truediv__ = lambda self, other: div(self, other) if _scalar_or_tensor(other) else NotImplemented
 T.__rtruediv__ = lambda self, other: mul(reciprocal(self), other) if _scalar_or_tensor(other) else NotImplemented
@@ -378,8 +268,6 @@ T.__or__ = lambda self, other: apply(O.BITWISE_OR, self, other)
 T.__xor__ = lambda self, other: apply(O.BITWISE_XOR, self, other)
 T.__rand__, T.__ror__, T.__rxor__ = T.__and__, T.__or__, T.__xor__
 T.__invert__ = lambda self: apply(O.BITWISE_NOT, self)
-T.__getitem__ = getitem
-T.__setitem__ = setitem
 T.__iadd__ = lambda self, other: inplace(O.ADD, self, other)
 T.__isub__ = lambda self, other: inplace(O.SUB, self, other)
 T.__imul__ = lambda self, other: inplace(O.MUL, self, other)
@@ -415,9 +303,6 @@ T.le = le
 T.gt = gt
 T.ge = ge
 T.clone = clone
-T.reshape = reshape
-T.view = reshape
-T.expand = lambda self, *size: broadcast_to(self, [s if s != -1 else self.shape[i - len(_shape_arg(size)) + self.ndim] for i, s in enumerate(_shape_arg(size))])
 T.add_ = lambda self, other, *, alpha=1: inplace(O.ADD, self, other) if alpha == 1 else \
     inplace(O.ADD_ALPHA, self, other, attrs=(alpha,))
 T.sub_ = lambda self, other, *, alpha=1: inplace(O.SUB, self, other) if alpha == 1 else \
@@ -428,5 +313,3 @@ T.zero_ = lambda self: inplace(O.ZERO, self)
 T.fill_ = lambda self, value: inplace(O.FILL_TENSOR, self, value) if isinstance(value, Tensor) \
     else inplace(O.FILL, self, attrs=(value,))
 T.copy_ = lambda self, src, non_blocking=False: inplace(O.COPY, self, src)
-T.unbind = lambda self, dim=0: tuple(self[(slice(None),) * _wrap_dim(dim, self.ndim) + (i,)]
-                                     for i in range(self.shape[dim]))

@@ -99,8 +99,16 @@ def tensor(data, dtype=None, device=None, requires_grad: bool = False, pin_memor
                       "sourceTensor.detach().clone() or sourceTensor.detach().clone()."
                       "requires_grad_(True), rather than torch.tensor(sourceTensor).",
                       UserWarning, stacklevel=2)
-    arr = _infer(data)
-    arr = np.array(arr, dtype=None if dtype is None else to_dtype(dtype).np, copy=True)
+    if dtype is not None and not isinstance(data, (np.ndarray, np.generic)):
+        # convert Python numbers straight to the requested dtype: no rounding through float32
+        try:
+            arr = np.array(_unpack_tensors(data), dtype=to_dtype(dtype).np)
+        except ValueError:
+            _ragged(data, 0)
+            raise
+    else:
+        arr = _infer(data)
+        arr = np.array(arr, dtype=None if dtype is None else to_dtype(dtype).np, copy=True)
     return _finish(arr, requires_grad)
 
 

@@ -1,2 +1,661 @@
-"""(being written)"""
-__all__: list = []
+"""Reductions and scans beyond sum and mean (which live in the core): prod, max/min, amax/amin,
+argmax/argmin, var/std, logsumexp, cumsum/cumprod, all/any/count_nonzero, median, sort, topk."""
+from __future__ import annotations
+
+import builtins
+import warnings
+
+import numpy as np
+
+from . import _dtypes
+from . import _ops as O
+from . import return_types
+from ._ops import NX, TX, apply, defop, expand_back, kept_shape
+from ._tensor import Tensor, _wrap, _wrap_dim
+
+__all__ = ["prod", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std", "var_mean",
+           "std_mean", "logsumexp", "cumsum", "cumprod", "all", "any", "count_nonzero", "median",
+           "sort", "topk"]
+
+_INT64 = np.dtype(np.int64)
+
+
+def _kept(xp, t, shape, dims, keepdim):
+    """``t`` (a reduction over ``dims``) reshaped so that it broadcasts against ``shape``."""
+    return t if keepdim else xp.reshape(t, kept_shape(shape, dims))
+
+
+# ---------------------------------------------------------------------------------------------
+# Gradient helpers, in both array namespaces
+# ---------------------------------------------------------------------------------------------
+
+def _rev_cumsum(a, dim):
+    return np.flip(np.cumsum(np.flip(a, dim), axis=dim), dim)
+
+
+def _ties(a, out, dims, keepdim, nan_ties=False):
+    """Piecewise-constant weights 1/count on the elements equal to the reduced value: the
+    gradient is split evenly among ties, as PyTorch does. A NaN result matches the NaNs only
+    with ``nan_ties`` (full max/min/median); amax/amin give NaN gradients there, as PyTorch."""
+    a = getattr(a, "_data", a)
+    out = _kept(np, getattr(out, "_data", out), a.shape, dims, keepdim)
+    mask = a == out
+    if nan_ties and a.dtype.kind in "fc":
+        mask |= np.isnan(a) & np.isnan(out)
+    with np.errstate(invalid="ignore"):
+        return (mask / np.sum(mask, axis=dims, keepdims=True)).astype(a.dtype)
+
+
+def _prod_grad_np(g, a, out, dim, keepdim):
+    g = _kept(np, g, a.shape, dim, keepdim)
+    out = _kept(np, out, a.shape, dim, keepdim)
+    zero = a == 0
+    if not zero.any():
+        return g * out / a
+    # NOTE: out / a is 0/0 at a zero. With one zero in a slice, only that element gets a gradient
+    # (the product of the others); with two or more, none does.
+    nz = np.sum(zero, axis=dim, keepdims=True)
+    others = np.prod(np.where(zero, 1, a), axis=dim, keepdims=True)
+    return np.where(nz == 0, g * out / np.where(zero, 1, a),
+                    np.where((nz == 1) & zero, g * others, 0))
+
+
+def _eye_mask(n, trailing):
+    return np.eye(n, dtype=bool).reshape((n, n) + (1,) * trailing)
+
+
+def _omit_each(a, dim):
+    """``a`` repeated along a new axis at ``dim`` (k), with element k of each copy set to 1."""
+    xs = tuple(a.shape)
+    n = xs[dim]
+    ex = TX.broadcast_to(TX.reshape(a, xs[:dim] + (1,) + xs[dim:]), xs[:dim] + (n,) + xs[dim:])
+    return TX.where(_eye_mask(n, len(xs) - dim - 1), 1.0, ex)
+
+
+def _prod_grad_graph(g, a, out, dim, keepdim):
+    g = _kept(TX, g, a.shape, dim, keepdim)
+    if not (a._data == 0).any():
+        return g * _kept(TX, out, a.shape, dim, keepdim) / a
+    # NOTE: with zeros, the product of the others is taken by masking each element in turn
+    # (n x n per slice): no division, so it stays differentiable to any order.
+    x, d = (a, dim[0]) if dim else (TX.reshape(a, (-1,)), 0)
+    others = apply(PROD_DIM, _omit_each(x, d), attrs=((d + 1,), False, None))
+    return g * TX.reshape(others, a.shape)
+
+
+def _cumprod_grad_np(g, a, out, dim):
+    w = g * out
+    zero = a == 0
+    if not zero.any():
+        return _rev_cumsum(w, dim) / a
+    # NOTE: PyTorch's O(n) formula. Before a slice's first zero z the usual reversed cumsum over
+    # a_k holds; at z the gradient is prod(a[:z]) * sum_{j>=z} g_j prod(a[z+1:j+1]); after z, 0.
+    seen = np.cumsum(zero, axis=dim)
+    before = seen == 0
+    first = zero & (seen == 1)
+    safe = np.where(before, a, 1)
+    res = np.where(before, _rev_cumsum(w, dim) / safe, 0)
+    head = np.prod(safe, axis=dim, keepdims=True)
+    tail = np.cumprod(np.where(before | first, 1, a), axis=dim)
+    at_z = head * np.sum(np.where(before, 0, g * tail), axis=dim, keepdims=True)
+    return np.where(first, at_z, res)
+
+
+def _cumprod_grad_graph(g, a, out, dim):
+    if not (a._data == 0).any():
+        return TX.rev_cumsum_along(g * out, dim) / a
+    # NOTE: the O(n) formula above is not differentiable across the zero; as PyTorch does under
+    # create_graph, use omitted products C[k, j] = prod_{i<=j, i!=k} a_i (n x n per slice).
+    xs = tuple(a.shape)
+    n = xs[dim]
+    c = apply(CUMPROD, _omit_each(a, dim), attrs=(dim + 1, None))
+    upper = np.triu(np.ones((n, n), bool)).reshape((n, n) + (1,) * (len(xs) - dim - 1))
+    gc = TX.reshape(g, xs[:dim] + (1,) + xs[dim:]) * c
+    return apply(O.SUM_DIM, TX.where(upper, gc, 0.0), attrs=((dim + 1,), False, None))
+
+
+def _put_fwd(g, idx, dim, shape):
+    z = np.zeros(shape, g.dtype)
+    np.put_along_axis(z, idx, g, dim)  # NOTE: indices are distinct along dim in every use
+    return z
+
+
+# -- internal ops the rules use under create_graph ---------------------------------------------
+REV_CUMSUM = defop("FlipBackward0", "g", _rev_cumsum,
+                   lambda xp, g, dim: xp.cumsum_along(g, dim), attrs="dim", dtype="keep")
+TAKE_ALONG = defop("GatherBackward0", "a", lambda a, idx, dim: np.take_along_axis(a, idx, dim),
+                   lambda xp, g, a_shape, idx, dim: xp.put_along(g, idx, dim, a_shape),
+                   attrs="idx dim", dtype="keep")
+PUT_ALONG = defop("ScatterBackward0", "g", _put_fwd,
+                  lambda xp, g, idx, dim: xp.take_along(g, idx, dim),
+                  attrs="idx dim shape", dtype="keep")
+
+NX.sum_keep = lambda x, dims: np.sum(x, axis=dims, keepdims=True)
+TX.sum_keep = lambda x, dims: apply(O.SUM_DIM, x, attrs=(dims, True, None))
+NX.cumsum_along = lambda x, dim: np.cumsum(x, axis=dim)
+TX.cumsum_along = lambda x, dim: apply(CUMSUM, x, attrs=(dim, None))
+NX.rev_cumsum_along = _rev_cumsum
+TX.rev_cumsum_along = lambda x, dim: apply(REV_CUMSUM, x, attrs=(dim,))
+NX.take_along = lambda x, idx, dim: np.take_along_axis(x, idx, dim)
+TX.take_along = lambda x, idx, dim: apply(TAKE_ALONG, x, attrs=(idx, dim))
+NX.put_along = _put_fwd
+TX.put_along = lambda g, idx, dim, shape: apply(PUT_ALONG, g, attrs=(idx, dim, tuple(shape)))
+NX.prod_grad, TX.prod_grad = _prod_grad_np, _prod_grad_graph
+NX.cumprod_grad, TX.cumprod_grad = _cumprod_grad_np, _cumprod_grad_graph
+
+
+# ---------------------------------------------------------------------------------------------
+# The table
+# ---------------------------------------------------------------------------------------------
+
+def _select_fwd(a, dim, keepdim, idx):
+    if a.ndim == 0:
+        return a.copy()
+    v = np.take_along_axis(a, idx, dim)
+    return v if keepdim else np.squeeze(v, dim)
+
+
+def _select_rule(xp, g, a_shape, dim, keepdim, idx):
+    if not a_shape:
+        return g
+    return xp.put_along(g if keepdim else xp.reshape(g, idx.shape), idx, dim, a_shape)
+
+
+# Values picked by precomputed indices along dim; the gradient goes to those indices.
+_SELECT = {name: defop(name, "a", _select_fwd, _select_rule, attrs="dim keepdim idx",
+                       dtype="keep")
+           for name in ("MaxBackward0", "MinBackward0", "MedianBackward1", "SortBackward0",
+                        "TopkBackward0")}
+
+
+def _even_rule(xp, g, a, out):
+    return g * xp.asarray(_ties(a, out, None, True, nan_ties=True))
+
+
+MAX = defop("MaxBackward1", "a", np.max, _even_rule, dtype="keep")
+MIN = defop("MinBackward1", "a", np.min, _even_rule, dtype="keep")
+MEDIAN = defop("MedianBackward0", "a", lambda a: _median_all(a), _even_rule, dtype="keep")
+
+
+def _extreme_rule(xp, g, a, out, dim, keepdim):
+    return expand_back(xp, g, a.shape, dim, keepdim) * xp.asarray(_ties(a, out, dim, keepdim))
+
+
+AMAX = defop("AmaxBackward0", "a", lambda a, dim, keepdim: np.max(a, axis=dim, keepdims=keepdim),
+             _extreme_rule, attrs="dim keepdim", dtype="keep")
+AMIN = defop("AminBackward0", "a", lambda a, dim, keepdim: np.min(a, axis=dim, keepdims=keepdim),
+             _extreme_rule, attrs="dim keepdim", dtype="keep")
+
+PROD = defop("ProdBackward0", "a", lambda a, dtype: np.prod(a, dtype=dtype),
+             lambda xp, g, a, out: xp.prod_grad(g, a, out, None, True), attrs="dtype", dtype="keep")
+PROD_DIM = defop("ProdBackward1", "a",
+                 lambda a, dim, keepdim, dtype: np.prod(a, axis=dim, keepdims=keepdim, dtype=dtype),
+                 lambda xp, g, a, out, dim, keepdim: xp.prod_grad(g, a, out, dim, keepdim),
+                 attrs="dim keepdim dtype", dtype="keep")
+
+
+def _scan_fwd(fn):
+    def fwd(a, dim, dtype):
+        if dim is None:  # a 0-d tensor
+            return fn(a, dtype=dtype).reshape(())
+        return fn(a, axis=dim, dtype=dtype)
+    return fwd
+
+
+CUMSUM = defop("CumsumBackward0", "a", _scan_fwd(np.cumsum),
+               lambda xp, g, dim: g if dim is None else xp.rev_cumsum_along(g, dim),
+               attrs="dim dtype", dtype="keep")
+CUMPROD = defop("CumprodBackward0", "a", _scan_fwd(np.cumprod),
+                lambda xp, g, a, out, dim: g if dim is None else xp.cumprod_grad(g, a, out, dim),
+                attrs="dim dtype", dtype="keep")
+
+
+def _lse_fwd(a, dim, keepdim):
+    m = np.max(a, axis=dim, keepdims=True, initial=-np.inf)
+    # NOTE: shifting by the max keeps exp() in range for inputs of +/-1000; an infinite max is
+    # not shifted, so that inf - inf never appears.
+    m = np.where(np.isfinite(m), m, 0)
+    with np.errstate(divide="ignore"):
+        s = np.log(np.sum(np.exp(a - m), axis=dim, keepdims=True)) + m
+    return s if keepdim else np.squeeze(s, axis=dim)
+
+
+LOGSUMEXP = defop("LogsumexpBackward0", "a", _lse_fwd,
+                  lambda xp, g, a, out, dim, keepdim:
+                      expand_back(xp, g, a.shape, dim, keepdim) *
+                      xp.exp(a - _kept(xp, out, a.shape, dim, keepdim)),
+                  attrs="dim keepdim", dtype="float")
+
+
+def _var_fwd(a, dim, correction, keepdim):
+    d = a - np.mean(a, axis=dim, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.sum(d * d, axis=dim, keepdims=keepdim) / builtins.max(
+            O._numel(a.shape, dim) - correction, 0)
+
+
+def _var_grad(xp, g, a, dim, correction, keepdim):
+    """d var / d a, times g: 2 (a - mean) / (N - correction)."""
+    n = O._numel(a.shape, dim)
+    centered = a - xp.sum_keep(a, dim) / n
+    scale = 2.0 / (n - correction) if n - correction > 0 else np.inf
+    return expand_back(xp, g, a.shape, dim, keepdim) * centered * scale
+
+
+def _std_grad(xp, g, a, out, dim, correction, keepdim):
+    return _var_grad(xp, g / (2 * out), a, dim, correction, keepdim)
+
+
+def _mean_grad(xp, g, a, dim, keepdim):
+    return expand_back(xp, g, a.shape, dim, keepdim) / O._numel(a.shape, dim)
+
+
+VAR = defop("VarBackward0", "a", _var_fwd, _var_grad, attrs="dim correction keepdim",
+            dtype="keep")
+STD = defop("StdBackward0", "a", lambda a, dim, correction, keepdim:
+            np.sqrt(_var_fwd(a, dim, correction, keepdim)),
+            _std_grad, attrs="dim correction keepdim", dtype="keep")
+VAR_MEAN = defop("VarMeanBackward0", "a",
+                 lambda a, dim, correction, keepdim: (_var_fwd(a, dim, correction, keepdim),
+                                                      np.mean(a, axis=dim, keepdims=keepdim)),
+                 lambda xp, g, a, dim, correction, keepdim:
+                     _var_grad(xp, g[0], a, dim, correction, keepdim) +
+                     _mean_grad(xp, g[1], a, dim, keepdim),
+                 attrs="dim correction keepdim", dtype="keep", nout=2)
+STD_MEAN = defop("StdMeanBackward0", "a",
+                 lambda a, dim, correction, keepdim: (np.sqrt(_var_fwd(a, dim, correction, keepdim)),
+                                                      np.mean(a, axis=dim, keepdims=keepdim)),
+                 lambda xp, g, a, out, dim, correction, keepdim:
+                     _std_grad(xp, g[0], a, out, dim, correction, keepdim) +
+                     _mean_grad(xp, g[1], a, dim, keepdim),
+                 attrs="dim correction keepdim", dtype="keep", nout=2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Index computations (NumPy, no gradient)
+# ---------------------------------------------------------------------------------------------
+
+def _argsort(a, dim, descending):
+    """Stable sort order along dim, NaN counted as the largest value (PyTorch's order)."""
+    if not descending:
+        return np.argsort(a, axis=dim, kind="stable")
+    # NOTE: a stable descending order that keeps ties (and NaNs) in their original order:
+    # sort the reversed array ascending, then reverse the order and the positions.
+    n = a.shape[dim]
+    order = np.argsort(np.flip(a, dim), axis=dim, kind="stable")
+    return (n - 1) - np.flip(order, dim)
+
+
+def _first_nan(a, dim):
+    """Per slice along dim: whether it holds a NaN, and where the first one is (keepdims)."""
+    nan = np.isnan(a)
+    return np.any(nan, axis=dim, keepdims=True), np.expand_dims(np.argmax(nan, axis=dim), dim)
+
+
+def _median_index(a, dim):
+    k = (a.shape[dim] - 1) // 2
+    v = np.take(np.partition(a, k, axis=dim), [k], axis=dim)
+    # NOTE: PyTorch returns the k-th index of a stable sort: among the elements equal to the
+    # median, the (k - number smaller)-th in order. Found in O(n), without sorting.
+    eq = a == v
+    rank = k - np.sum(a < v, axis=dim, keepdims=True)
+    idx = np.argmax(eq & (np.cumsum(eq, axis=dim) == rank + 1), axis=dim, keepdims=True)
+    if a.dtype.kind in "fc":
+        has_nan, where_nan = _first_nan(a, dim)
+        idx = np.where(has_nan, where_nan, idx)
+    return idx
+
+
+def _median_all(a):
+    flat = a.reshape(-1)
+    if a.dtype.kind in "fc" and np.isnan(flat).any():
+        return np.asarray(np.nan, a.dtype)
+    k = (flat.size - 1) // 2
+    return np.partition(flat, k)[k]
+
+
+# ---------------------------------------------------------------------------------------------
+# Public functions
+# ---------------------------------------------------------------------------------------------
+
+def _dims(dim, ndim):
+    """None (all dims), or the sorted tuple of non-negative dims an int or a sequence names."""
+    if dim is None:
+        return None
+    if isinstance(dim, (list, tuple)):
+        if not dim:
+            return None
+        dims = [_wrap_dim(d, ndim) for d in dim]
+        for i, d in enumerate(dims):
+            if d in dims[:i]:
+                raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+        return tuple(sorted(dims)) if ndim else ()
+    return (_wrap_dim(dim, ndim),) if ndim else ()
+
+
+def _int_dtype(input, dtype):
+    """PyTorch's accumulation dtype for sum-like ops: integers and bools widen to int64."""
+    if dtype is not None:
+        return _dtypes.to_dtype(dtype).np
+    return _INT64 if input._data.dtype.kind in "biu" else None
+
+
+def _empty_check(name, input, d):
+    if input._data.ndim and input._data.shape[d] == 0:
+        raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+
+
+_PROD_SIGNATURES = {
+    True: ("(tuple)", " * (*, torch.dtype dtype = None)\n"
+           " * (int dim, bool keepdim = False, *, torch.dtype dtype = None)\n"),
+    False: ("(Tensor, tuple)", " * (Tensor input, *, torch.dtype dtype = None)\n"
+            " * (Tensor input, int dim, bool keepdim = False, *, torch.dtype dtype = None, "
+            "Tensor out = None)\n")}
+
+
+def _prod(input, dim, keepdim, dtype, method):
+    d = _int_dtype(input, dtype)
+    if dim is None:
+        return apply(PROD, input, attrs=(d,))
+    if not isinstance(dim, int):
+        got, sigs = _PROD_SIGNATURES[method]
+        got = got.replace("tuple", type(dim).__name__)
+        raise TypeError(f"prod() received an invalid combination of arguments - got {got}, but "
+                        f"expected one of:\n{sigs}")
+    nd = input._data.ndim
+    return apply(PROD_DIM, input, attrs=((_wrap_dim(dim, nd),) if nd else None, keepdim, d))
+
+
+def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """The product of all elements, or over ``dim``.
+
+    >>> import ndgrad
+    >>> ndgrad.tensor([[1., 2.], [3., 4.]]).prod(1)
+    tensor([ 2., 12.])
+    """
+    return _prod(input, dim, keepdim, dtype, False)
+
+
+def _minmax(name, input, dim, keepdim, other):
+    full, cls = (MAX, return_types.max) if name == "max" else (MIN, return_types.min)
+    if isinstance(dim, Tensor) or other is not None:
+        import ndgrad
+        return getattr(ndgrad, "maximum" if name == "max" else "minimum")(
+            input, other if other is not None else dim)
+    if dim is None:
+        if input._data.size == 0:
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
+                               "input.numel() == 0. Specify the reduction dim with the 'dim' "
+                               "argument.")
+        return apply(full, input)
+    if not isinstance(keepdim, bool):
+        raise TypeError(f"{name}(): argument 'keepdim' (position 2) must be bool, not "
+                        f"{type(keepdim).__name__}")
+    a = input._data
+    d = _wrap_dim(dim, a.ndim)
+    _empty_check(name, input, d)
+    if a.ndim:
+        # NOTE: argmax/argmin give the first extremal index (first NaN if any), like PyTorch.
+        idx = np.expand_dims((np.argmax if name == "max" else np.argmin)(a, axis=d), d)
+    else:
+        idx = np.zeros((), np.int64)
+    values = apply(_SELECT["MaxBackward0" if name == "max" else "MinBackward0"], input,
+                   attrs=(d, keepdim, idx))
+    return cls((values, _wrap(idx if keepdim or not a.ndim else np.squeeze(idx, d))))
+
+
+def max(input: Tensor, dim=None, keepdim: bool = False, *, other=None):
+    """The largest element; with ``dim``, ``(values, indices)`` along it; with a tensor,
+    the elementwise maximum.
+
+    >>> import ndgrad
+    >>> ndgrad.tensor([[1., 5.], [3., 2.]]).max(1).indices
+    tensor([1, 0])
+    """
+    return _minmax("max", input, dim, keepdim, other)
+
+
+def min(input: Tensor, dim=None, keepdim: bool = False, *, other=None):
+    """The smallest element; with ``dim``, ``(values, indices)``; with a tensor, the
+    elementwise minimum."""
+    return _minmax("min", input, dim, keepdim, other)
+
+
+def _extreme(op, name, input, dim, keepdim):
+    a = input._data
+    dims = _dims(dim, a.ndim)
+    if a.size == 0:
+        if dims is None:
+            raise RuntimeError(f"{name}(): Expected reduction dim to be specified for "
+                               "input.numel() == 0. Specify the reduction dim with the 'dim' "
+                               "argument.")
+        for d in dims:
+            _empty_check(name, input, d)
+    return apply(op, input, attrs=(dims, keepdim))
+
+
+def amax(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """The maximum over ``dim`` (all dims by default); ties share the gradient evenly."""
+    return _extreme(AMAX, "amax", input, dim, keepdim)
+
+
+def amin(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """The minimum over ``dim`` (all dims by default); ties share the gradient evenly."""
+    return _extreme(AMIN, "amin", input, dim, keepdim)
+
+
+def _arg(name, fn, input, dim, keepdim):
+    a = input._data
+    if a.dtype == bool:
+        raise RuntimeError(f"{name}(): does not support bool input")
+    if dim is None:
+        if a.size == 0:
+            raise IndexError(f"{name}(): Expected reduction dim to be specified for "
+                             "input.numel() == 0.")
+        r = fn(a, axis=None)
+        return _wrap(np.full((1,) * a.ndim if keepdim else (), r, np.int64))
+    d = _wrap_dim(dim, a.ndim)
+    _empty_check(name, input, d)
+    if not a.ndim:
+        return _wrap(np.zeros((), np.int64))
+    return _wrap(fn(a, axis=d, keepdims=keepdim).astype(np.int64))
+
+
+def argmax(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """The index of the largest element (the first one among ties), flat or along ``dim``.
+
+    >>> import ndgrad
+    >>> ndgrad.tensor([1, 3, 3]).argmax()
+    tensor(1)
+    """
+    return _arg("argmax", np.argmax, input, dim, keepdim)
+
+
+def argmin(input: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """The index of the smallest element (the first one among ties), flat or along ``dim``."""
+    return _arg("argmin", np.argmin, input, dim, keepdim)
+
+
+def _correction(name, input, unbiased, correction):
+    if input._data.dtype.kind not in "fc":
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    return correction
+
+
+def _var_like(op, name, input, dim, unbiased, keepdim, correction):
+    if isinstance(dim, bool):  # the legacy positional form var(input, unbiased)
+        dim, unbiased = None, dim
+    c = _correction(name, input, unbiased, correction)
+    dims = _dims(dim, input._data.ndim)
+    if O._numel(input._data.shape, dims) - c <= 0:
+        warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly less "
+                      "than the reduction factor (input numel divided by output numel).",
+                      UserWarning, stacklevel=3)
+    return apply(op, input, attrs=(dims, c, keepdim))
+
+
+def var(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction=None) -> Tensor:
+    """The variance over ``dim`` (all dims by default), divided by N - correction.
+
+    >>> import ndgrad
+    >>> ndgrad.tensor([1., 2., 3., 4.]).var()
+    tensor(1.6667)
+    """
+    return _var_like(VAR, "var", input, dim, unbiased, keepdim, correction)
+
+
+def std(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+        correction=None) -> Tensor:
+    """The standard deviation over ``dim``: ``var(...).sqrt()``."""
+    return _var_like(STD, "std", input, dim, unbiased, keepdim, correction)
+
+
+def var_mean(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+             correction=None) -> tuple:
+    """``(var, mean)`` over ``dim`` in one pass."""
+    return _var_like(VAR_MEAN, "var_mean", input, dim, unbiased, keepdim, correction)
+
+
+def std_mean(input: Tensor, dim=None, unbiased: bool | None = None, keepdim: bool = False, *,
+             correction=None) -> tuple:
+    """``(std, mean)`` over ``dim`` in one pass."""
+    return _var_like(STD_MEAN, "std_mean", input, dim, unbiased, keepdim, correction)
+
+
+def logsumexp(input: Tensor, dim, keepdim: bool = False) -> Tensor:
+    """``log(sum(exp(input), dim))``, computed without overflow.
+
+    >>> import ndgrad
+    >>> ndgrad.tensor([1000., 1000.]).logsumexp(0)
+    tensor(1000.6932)
+    """
+    return apply(LOGSUMEXP, input, attrs=(_dims(dim, input._data.ndim), keepdim))
+
+
+def _scan(op, input, dim, dtype):
+    nd = input._data.ndim
+    d = _wrap_dim(dim, nd)
+    return apply(op, input, attrs=(d if nd else None, _int_dtype(input, dtype)))
+
+
+def cumsum(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """Running sums along ``dim``.
+
+    >>> import ndgrad
+    >>> ndgrad.tensor([1, 2, 3]).cumsum(0)
+    tensor([1, 3, 6])
+    """
+    return _scan(CUMSUM, input, dim, dtype)
+
+
+def cumprod(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """Running products along ``dim``; the gradient is exact when the input holds zeros."""
+    return _scan(CUMPROD, input, dim, dtype)
+
+
+def _logical(fn, input, dim, keepdim):
+    a = input._data
+    r = fn(a, axis=_dims(dim, a.ndim), keepdims=keepdim)
+    # NOTE: PyTorch keeps uint8 for uint8 inputs (a legacy of masks before bool existed).
+    return _wrap(np.asarray(r).astype(np.uint8 if a.dtype == np.uint8 else bool))
+
+
+def all(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Whether every element (over ``dim``) is nonzero.
+
+    >>> import ndgrad
+    >>> ndgrad.tensor([[1, 0], [1, 1]]).all(1)
+    tensor([False,  True])
+    """
+    return _logical(np.all, input, dim, keepdim)
+
+
+def any(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Whether some element (over ``dim``) is nonzero."""
+    return _logical(np.any, input, dim, keepdim)
+
+
+def count_nonzero(input: Tensor, dim=None) -> Tensor:
+    """The number of nonzero elements (over ``dim``), as int64."""
+    a = input._data
+    return _wrap(np.asarray(np.count_nonzero(a, axis=_dims(dim, a.ndim))).astype(np.int64))
+
+
+def median(input: Tensor, dim: int | None = None, keepdim: bool = False):
+    """The lower median of all elements, or ``(values, indices)`` along ``dim``. NaN wins.
+
+    >>> import ndgrad
+    >>> ndgrad.tensor([3., 1., 2., 4.]).median()
+    tensor(2.)
+    """
+    a = input._data
+    if a.dtype == bool:
+        raise NotImplementedError(f'"{"median_cpu" if dim is None else "median_out"}" not '
+                                  "implemented for 'Bool'")
+    if dim is None:
+        if a.size == 0:
+            return _wrap(np.asarray(np.nan, a.dtype))
+        return apply(MEDIAN, input)
+    d = _wrap_dim(dim, a.ndim)
+    _empty_check("median", input, d)
+    idx = _median_index(a, d) if a.ndim else np.zeros((), np.int64)
+    values = apply(_SELECT["MedianBackward1"], input, attrs=(d, keepdim, idx))
+    return return_types.median(
+        (values, _wrap(idx if keepdim or not a.ndim else np.squeeze(idx, d))))
+
+
+def sort(input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False):
+    """``(values, indices)`` sorted along ``dim``; ties keep their order, NaN sorts last.
+
+    >>> import ndgrad
+    >>> ndgrad.tensor([3., 1., 2.]).sort().indices
+    tensor([1, 2, 0])
+    """
+    a = input._data
+    d = _wrap_dim(dim, a.ndim)
+    # NOTE: the sort is always stable. PyTorch's unstable sort (stable=False) may order ties
+    # differently on slices of 33 elements or more; any such order is valid.
+    idx = _argsort(a, d, descending) if a.ndim else np.zeros((), np.int64)
+    values = apply(_SELECT["SortBackward0"], input, attrs=(d, True, idx))
+    return return_types.sort((values, _wrap(idx)))
+
+
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+    """The ``k`` largest (or smallest) elements along ``dim`` and their indices."""
+    a = input._data
+    d = _wrap_dim(dim, a.ndim)
+    if a.dtype == bool:
+        raise RuntimeError("topk does not support bool dtypes on CPU")
+    n = a.shape[d] if a.ndim else 1
+    if not 0 <= k <= n:
+        raise RuntimeError("selected index k out of range")
+    if a.ndim:
+        idx = np.take(_argsort(a, d, largest), np.arange(k), axis=d)
+    else:
+        idx = np.zeros((), np.int64)
+    values = apply(_SELECT["TopkBackward0"], input, attrs=(d, True, idx))
+    return return_types.topk((values, _wrap(idx)))
+
+
+T = Tensor
+T.prod = lambda self, dim=None, keepdim=False, *, dtype=None: _prod(self, dim, keepdim, dtype, True)
+T.max = max
+T.min = min
+T.amax = amax
+T.amin = amin
+T.argmax = argmax
+T.argmin = argmin
+T.var = var
+T.std = std
+T.logsumexp = logsumexp
+T.cumsum = cumsum
+T.cumprod = cumprod
+T.all = all
+T.any = any
+T.count_nonzero = count_nonzero
+T.median = median
+T.sort = sort
+T.topk = topk

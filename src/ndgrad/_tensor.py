@@ -212,8 +212,8 @@ class Tensor:
             if kwargs.get("copy"):
                 return self.clone()
             return self
-        from . import _ops
-        return _ops.to_dtype(self, target)
+        from ._api import to_dtype
+        return to_dtype(self, target)
 
     def type(self, dtype=None):
         if dtype is None:
@@ -251,7 +251,13 @@ class Tensor:
         return self
 
     def contiguous(self, memory_format=None):
-        return self
+        """This tensor when its elements are laid out in order, else a contiguous copy."""
+        if self._data.flags.c_contiguous:
+            return self
+        from ._api import clone
+        t = clone(self)  # NOTE: a clone keeps the strides (as PyTorch's preserve_format does)
+        t._data = np.ascontiguousarray(t._data)
+        return t
 
     def is_contiguous(self, memory_format=None) -> bool:
         return bool(self._data.flags.c_contiguous)

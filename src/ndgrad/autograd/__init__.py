@@ -6,11 +6,17 @@ from typing import Sequence
 import numpy as np
 
 from .engine import run_backward
+from . import forward_ad, graph
+from . import functional
+from .anomaly_mode import detect_anomaly, set_detect_anomaly
+from .function import Function
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
                         no_grad, set_grad_enabled)
 
 __all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
-           "is_grad_enabled", "is_inference_mode_enabled"]
+           "is_grad_enabled", "is_inference_mode_enabled", "Function", "forward_ad", "graph",
+           "gradcheck", "gradgradcheck", "GradcheckError", "detect_anomaly", "set_detect_anomaly"]
 
 
 def _tuple(x):

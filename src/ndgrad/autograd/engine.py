@@ -19,7 +19,11 @@ ERR_BACKWARD_TWICE = (
     "graph a second time or if you need to access saved tensors after calling backward.")
 
 HINT = ("Hint: enable anomaly detection to find the operation that failed to compute its gradient, "
-        "with torch.autograd.set_detect_anomaly(True).")
+        "with torch.autograd.set_detect_anomaly(True, check_nan=False).")
+
+
+# While anomaly mode is on: fn(node, grads, graph, useful) runs the node and checks what it returns.
+ANOMALY = None
 
 
 class RemovableHandle:
@@ -48,6 +52,7 @@ class Node:
     __slots__ = ("next", "saved", "versions", "attrs", "metas", "seq", "_hooks", "_prehooks",
                  "_tensor_hooks", "_retained", "__weakref__")
     op = None
+    nout = 1  # how many outputs the node's forward had (gradient slots)
 
     def name(self) -> str:
         return type(self).__name__
@@ -75,27 +80,60 @@ class Node:
         return RemovableHandle(self._prehooks, fn)
 
     def __getattr__(self, name):
-        # grad_fn._saved_self and friends: the saved value named after the op's parameter.
-        if name.startswith("_saved_"):
-            op = type(self).op
-            key = name[7:]
-            if op is not None:
-                names = [n for _, _, n in op.saves]
-                if key in names or (key == "self" and op.inputs and op.inputs[0] in names):
-                    key = key if key in names else op.inputs[0]
-                    if self.saved is None:
-                        raise RuntimeError(ERR_BACKWARD_TWICE)
-                    from .._tensor import _wrap
-                    v = self.saved[names.index(key)]
-                    return _wrap(v._data) if hasattr(v, "_data") else \
-                        _wrap(v) if isinstance(v, np.ndarray) else v
-                if key in op.attrs:
-                    return self.attrs[op.attrs.index(key)]
+        # grad_fn._saved_self and friends: what the op saved, under PyTorch's attribute names.
+        op = type(self).op
+        if op is not None and name.startswith("_saved_"):
+            found, value = _saved_value(self, op, name[7:])
+            if found:
+                return value
         raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
 
     def release(self) -> None:
         if self.saved:
             self.saved = None
+
+
+def _torch_saved_name(op, key):
+    """Our saved-value or attribute name for PyTorch's ``_saved_<key>``, or None."""
+    ins, name = op.inputs, op.name
+    if key == "condition" and name.startswith("Where"):
+        return ins[0]
+    if key == "self" and not name.startswith("Where"):
+        return ins[0]
+    if len(ins) > 1 and key == ("exponent" if name.startswith("Pow") else "other"):
+        return ins[1]
+    if key == "result":
+        return "out"
+    if key == "self_sym_sizes" or (key == "self_sym_numel" and name.startswith("Mean")):
+        return ins[0] + "_shape"
+    return key
+
+
+def _saved_value(node, op, key):
+    """(found, value) for ``node._saved_<key>``: tensors as PyTorch hands them back."""
+    name = _torch_saved_name(op, key)
+    names = [n for _, _, n in op.saves]
+    if name in names:
+        if node.saved is None:
+            raise RuntimeError(ERR_BACKWARD_TWICE)
+        from .._ops import _SavedOut
+        from .._tensor import _wrap
+        from .graph import Packed
+        v = node.saved[names.index(name)]
+        if type(v) is _SavedOut:
+            t = _wrap(v.arr, node)
+            t._vc, t._output_nr = v.vc, v.nr
+            return True, t
+        if type(v) is Packed:
+            return True, v.unpack(True, node, inspect=True)
+        if key == "self_sym_numel":
+            return True, int(np.prod(v))
+        return True, v
+    if name in op.attrs:
+        return True, node.attrs[op.attrs.index(name)]
+    if key == "alpha" and op.name in ("AddBackward0", "SubBackward0", "RsubBackward1"):
+        return True, 1
+    return False, None
 
 
 def new_node(cls, edges, saved=(), versions=(), attrs=(), metas=()):
@@ -109,6 +147,9 @@ class AccumulateGrad(Node):
     """What ``next_functions`` shows for a leaf: the node that adds a gradient into ``.grad``."""
 
     __slots__ = ("variable",)
+
+    def name(self) -> str:
+        return "torch::autograd::AccumulateGrad"
 
     @property
     def next_functions(self) -> tuple:
@@ -136,8 +177,12 @@ def _reconcile(g, meta, graph):
     if g.shape != shape:
         from .._ops import sum_to_shape
         g = sum_to_shape(g, shape, graph)
-    if g.dtype != dt:
-        g = g.to(dt) if graph else g.astype(dt)
+    if graph:
+        if g._data.dtype != dt:
+            from .._dtypes import FROM_NUMPY
+            g = g.to(FROM_NUMPY[dt])
+    elif g.dtype != dt:
+        g = g.astype(dt)
     return g
 
 
@@ -223,10 +268,12 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                     r = h(tuple(_as_tensor(g, graph) for g in grads))
                     if r is not None:
                         grads = [_as_array(x, graph) for x in r]
-            if all(g is None for g in grads):
+            if grads[0] is None if len(grads) == 1 else all(g is None for g in grads):
                 outs = [None] * len(n.next)
-            else:
+            elif ANOMALY is None:
                 outs = n.apply(grads, graph, useful)
+            else:
+                outs = ANOMALY(n, grads, graph, useful)
             if n._hooks is not None:
                 for h in n._hooks:
                     r = h(tuple(_as_tensor(g, graph) for g in outs),
@@ -238,15 +285,21 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
             for e, g, meta in zip(n.next, outs, n.metas):
                 if e is None:
                     continue
-                tgt, nr = e
+                tgt = e[0]
                 if g is not None:
-                    g = _reconcile(g, meta, graph)
+                    # PERF: the shape/dtype check is inlined; most gradients need no fixing.
+                    arr = g._data if graph else g
+                    if arr.shape != meta[0] or (arr.dtype is not meta[1] and arr.dtype != meta[1]):
+                        g = _reconcile(g, meta, graph)
                     slots = buf.get(tgt)
                     if slots is None:
                         slots = buf[tgt] = [None] * _nout(tgt)
-                    slots[nr] = g if slots[nr] is None else slots[nr] + g
-                deps[tgt] -= 1
-                if deps[tgt] == 0:
+                    nr = e[1]
+                    prev = slots[nr]
+                    slots[nr] = g if prev is None else prev + g
+                d = deps[tgt] - 1
+                deps[tgt] = d
+                if d == 0:
                     ready.append(tgt)
     finally:
         state.enabled = prev_mode
@@ -254,21 +307,26 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
 
 
 def _nout(target) -> int:
-    op = getattr(type(target), "op", None)
-    return op.nout if op is not None else getattr(target, "nout", 1)
+    return target.nout if isinstance(target, Node) else 1  # a leaf tensor has one slot
 
 
 def _prune(order, deps, wanted):
     """The nodes whose backward must run: those from which a wanted node can be reached."""
     from .._tensor import Tensor
     needed = set()
-    for n in reversed(order):  # `order` lists each node before the nodes it leads to
-        if type(n) is Tensor:
-            continue
-        for e in n.next:
-            if e is not None and (e[0] in wanted or e[0] in needed):
-                needed.add(n)
-                break
+    # NOTE: `order` is a depth-first discovery order, which in a graph with shared nodes can list
+    # a node after one it leads to, so sweep until nothing changes (usually one or two sweeps).
+    changed = True
+    while changed:
+        changed = False
+        for n in reversed(order):
+            if type(n) is Tensor or n in needed:
+                continue
+            for e in n.next:
+                if e is not None and (e[0] in wanted or e[0] in needed):
+                    needed.add(n)
+                    changed = True
+                    break
     return needed
 
 
@@ -318,7 +376,12 @@ def _accumulate(t, g, graph):
                 g = _as_array(r, graph)
     old = t._grad
     if graph:
-        t._grad = g.clone() if old is None else old + g
+        if old is None:
+            # NOTE: PyTorch fills a fresh buffer with copy_, so the new .grad shows CopyBackwards.
+            from .._ops import COPY, inplace
+            t._grad = inplace(COPY, _wrap(np.empty(g._data.shape, g._data.dtype)), g)
+        else:
+            t._grad = old + g
     elif old is None:
         # NOTE: the engine may hand the same array to several leaves (AddBackward passes `g`
         # through), so .grad always gets its own copy.

@@ -1,2 +1,931 @@
-"""(being written)"""
-__all__: list = []
+"""``ndgrad.nn.functional``: activations, softmax, losses, padding, embedding, dropout, linear.
+
+Convolutions, pooling and normalization layers live in ``_conv`` and are re-exported at the end.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from .. import _api, _creation
+from .. import _ops as O
+from .._ops import NX, TX, apply, defop, inplace
+from .._tensor import Tensor, _c10_name, _wrap, _wrap_dim
+from ..autograd.grad_mode import state
+
+_SQRT_PI = math.sqrt(math.pi)
+_SELU_ALPHA = 1.6732632423543772848170429916717
+_SELU_SCALE = 1.0507009873554804934193349852946
+
+
+# ---------------------------------------------------------------------------------------------
+# NumPy kernels
+# ---------------------------------------------------------------------------------------------
+
+# Taylor coefficients of erf(x) * exp(x^2) * sqrt(pi) / (2x) in powers of 2x^2, highest first:
+# 1 / (1*3*...*(2n+1)).
+_ERF_SERIES = np.cumprod([1.0] + [1.0 / (2 * n + 1) for n in range(1, 33)])[::-1].copy()
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """erf to about 1e-15, vectorized (NumPy has none): a series of positive terms below 2, a
+    continued fraction for erfc above."""
+    ax = np.abs(x, dtype=np.float64)
+    out = np.empty(ax.shape)
+    small = ax < 2.0
+    s = ax[small]
+    s2 = 2 * s * s
+    f = np.full_like(s, _ERF_SERIES[0])
+    for c in _ERF_SERIES[1:]:  # PERF: in-place Horner steps, 2 passes per term (~0.3 s per 1e6)
+        f *= s2
+        f += c
+    out[small] = f * s * np.exp(-s * s) * (2 / _SQRT_PI)
+    b = ax[~small]
+    f = b.copy()
+    for k in range(45, 0, -1):
+        np.divide(k / 2, f, out=f)
+        f += b
+    out[~small] = 1 - np.exp(-b * b) / (_SQRT_PI * f)
+    return np.copysign(out, x).astype(x.dtype if x.dtype.kind == "f" else np.float64)
+
+
+def _softplus_np(z):
+    # NOTE: max(z, 0) + log1p(exp(-|z|)) never overflows, so +/-1000 stay finite.
+    return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+
+
+def _log_softmax_fwd(a, dim):
+    shifted = a - np.max(a, axis=dim, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=dim, keepdims=True))
+
+
+def _softmax_fwd(a, dim):
+    e = np.exp(a - np.max(a, axis=dim, keepdims=True))
+    return e / np.sum(e, axis=dim, keepdims=True)
+
+
+def _gelu_fwd(a, approximate):
+    if approximate == "tanh":
+        return 0.5 * a * (1 + np.tanh(math.sqrt(2 / math.pi) * (a + 0.044715 * a * a * a)))
+    return (0.5 * a * (1 + _erf(a * math.sqrt(0.5)))).astype(a.dtype)
+
+
+def _reduce_np(x, reduction):
+    if reduction == "none":
+        return x
+    return np.sum(x) if reduction == "sum" else np.mean(x)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules
+# ---------------------------------------------------------------------------------------------
+
+def _expand_grad(xp, g, shape, reduction):
+    """The gradient of a reduced loss, spread back over the elementwise losses."""
+    if reduction == "none":
+        return g
+    g = xp.broadcast_to(g, shape)
+    return g if reduction == "sum" else g / max(O._numel(shape), 1)
+
+
+def _elu_rule(xp, g, a, out, alpha, scale, input_scale):
+    return xp.where(a > 0, g * scale, g * (input_scale * (out + scale * alpha)))
+
+
+def _gelu_rule(xp, g, a, approximate):
+    if approximate == "tanh":
+        k = math.sqrt(2 / math.pi)
+        t = xp.tanh(k * (a + 0.044715 * a * a * a))
+        return g * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * (k * (1 + 3 * 0.044715 * a * a)))
+    return g * (0.5 * (1 + xp.erf(a * math.sqrt(0.5))) +
+                a * xp.exp(-0.5 * a * a) * (1 / math.sqrt(2 * math.pi)))
+
+
+def _silu_rule(xp, g, a):
+    s = xp.sigmoid(a)
+    return g * (s * (1 + a * (1 - s)))
+
+
+def _mish_rule(xp, g, a):
+    t = xp.tanh(xp.softplus(a))
+    return g * (t + a * xp.sigmoid(a) * (1 - t * t))
+
+
+def _hardswish_rule(xp, g, a):
+    return xp.where(a < -3, 0.0, xp.where(a <= 3, g * (a / 3 + 0.5), g))
+
+
+def _nll_rule(xp, g, a_shape, key, wsel, reduction):
+    total = wsel.sum()
+    # NOTE: with every target ignored (total 0) the gradient is zero, as PyTorch's.
+    scale = wsel / total if reduction == "mean" and total else wsel
+    return xp.index_acc(-g * xp.asarray(scale), a_shape, key)
+
+
+def _bce_input_rule(xp, g, a, t, w, reduction):
+    d = (1 - a) * a
+    # NOTE: PyTorch clamps the denominator at 1e-12, so a saturated sigmoid gives a finite grad.
+    return _expand_grad(xp, g, a.shape, reduction) * w * (a - t) / xp.where(d > 1e-12, d, 1e-12)
+
+
+def _bce_target_rule(xp, g, a, w, reduction):
+    # NOTE: unclamped, as PyTorch's: a saturated input gives an infinite target gradient.
+    with np.errstate(divide="ignore"):
+        return _expand_grad(xp, g, a.shape, reduction) * w * (xp.log(1 - a) - xp.log(a))
+
+
+def _bce_fwd(a, t, w, reduction):
+    with np.errstate(divide="ignore"):
+        la, l1a = np.maximum(np.log(a), -100), np.maximum(np.log1p(-a), -100)
+    return _reduce_np(-w * (t * la + (1 - t) * l1a), reduction)
+
+
+def _smooth_l1_grad(xp, d, beta):
+    return xp.where(d * d < beta * beta, d / beta, xp.sign(d))
+
+
+def _huber_grad(xp, d, delta):
+    return xp.where(d * d <= delta * delta, d, delta * xp.sign(d))
+
+
+def _loss_op(name, elem, elem_grad):
+    """A pointwise loss of ``input - target`` with its reduction, as one node."""
+    def fwd(a, t, reduction, p):
+        return _reduce_np(elem(a - t, p), reduction)
+
+    def rule_a(xp, g, a, t, reduction, p):
+        d = a - t
+        return _expand_grad(xp, g, d.shape, reduction) * elem_grad(xp, d, p)
+
+    def rule_t(xp, g, a, t, reduction, p):
+        d = a - t
+        return -(_expand_grad(xp, g, d.shape, reduction) * elem_grad(xp, d, p))
+    return defop(name, "a t", fwd, rule_a, rule_t, attrs="reduction p")
+
+
+def _index_op(name):
+    return defop(name, "a", lambda a, key: a[key],
+                 lambda xp, g, a_shape, key: xp.index_acc(g, a_shape, key),
+                 attrs="key", dtype="keep")
+
+
+# ---------------------------------------------------------------------------------------------
+# The ops. NOTE: these are primitives, not composites, either for numerical stability (softmax,
+# log_softmax, softplus, logsigmoid, the losses) or so the graph shows PyTorch's node names.
+# ---------------------------------------------------------------------------------------------
+
+_ERF = defop("ErfBackward0", "a", _erf,
+             lambda xp, g, a: g * (2 / _SQRT_PI) * xp.exp(-a * a), dtype="float")
+_MM = defop("MmBackward0", "a b", np.matmul,
+            lambda xp, g, b: xp.mm(g, xp.t(b)), lambda xp, g, a: xp.mm(xp.t(a), g))
+_ADDMM = defop("AddmmBackward0", "bias a b", lambda bias, a, b: bias + a @ b,
+               lambda g: g, lambda xp, g, b: xp.mm(g, xp.t(b)), lambda xp, g, a: xp.mm(xp.t(a), g))
+_T = defop("TBackward0", "a", np.transpose, lambda xp, g: xp.t(g), dtype="keep")
+# The reshapes around linear's product, named as PyTorch's graph shows them (see `linear`).
+_RESHAPES = {name: defop(name, "a", O._reshape_fwd,
+                         lambda xp, g, a_shape: xp.reshape(g, a_shape), attrs="shape", dtype="keep")
+             for name in ("UnsafeViewBackward0", "SqueezeBackward4")}
+
+_SOFTMAX = defop("SoftmaxBackward0", "a", _softmax_fwd,
+                 lambda xp, g, out, dim: out * (g - xp.sum_keepdim(g * out, dim)),
+                 attrs="dim", dtype="keep")
+_LOG_SOFTMAX = defop("LogSoftmaxBackward0", "a", _log_softmax_fwd,
+                     lambda xp, g, out, dim: g - xp.exp(out) * xp.sum_keepdim(g, dim),
+                     attrs="dim", dtype="keep")
+_SOFTPLUS = defop("SoftplusBackward0", "a",
+                  lambda a, beta, threshold: np.where(a * beta > threshold, a,
+                                                      _softplus_np(a * beta) / beta),
+                  lambda xp, g, a, beta, threshold:
+                      xp.where(a * beta > threshold, g, g * xp.sigmoid(a * beta)),
+                  attrs="beta threshold", dtype="keep")
+_LOG_SIGMOID = defop("LogSigmoidBackward0", "a", lambda a: -_softplus_np(-a),
+                     lambda xp, g, a: g * xp.sigmoid(-a), dtype="keep")
+_HARDTANH = defop("HardtanhBackward0", "a",
+                  lambda a, min_val, max_val: np.clip(a, min_val, max_val).astype(a.dtype),
+                  lambda xp, g, a, min_val, max_val:
+                      xp.where((a > min_val) & (a < max_val), g, 0.0),
+                  attrs="min_val max_val", dtype="keep")
+_HARDSIGMOID = defop("HardsigmoidBackward0", "a", lambda a: np.clip(a / 6 + 0.5, 0, 1),
+                     lambda xp, g, a: xp.where((a > -3) & (a < 3), g / 6, 0.0), dtype="keep")
+_HARDSWISH = defop("HardswishBackward0", "a", lambda a: a * np.clip(a / 6 + 0.5, 0, 1),
+                   _hardswish_rule, dtype="keep")
+_GELU = defop("GeluBackward0", "a", _gelu_fwd, _gelu_rule, attrs="approximate", dtype="keep")
+_SILU = defop("SiluBackward0", "a", lambda a: a * O._sigmoid(a), _silu_rule, dtype="keep")
+_MISH = defop("MishBackward0", "a", lambda a: a * np.tanh(_softplus_np(a)), _mish_rule,
+              dtype="keep")
+
+
+def _elu_fwd(a, alpha, scale, input_scale):
+    return np.where(a > 0, scale * a, (scale * alpha) * np.expm1(np.minimum(a, 0) * input_scale))
+
+
+def _leaky_fwd(a, negative_slope):
+    return np.where(a > 0, a, a * negative_slope)
+
+
+def _leaky_rule(xp, g, a, negative_slope):
+    return xp.where(a > 0, g, g * negative_slope)
+
+
+# PyTorch names the in-place forms' nodes ...Backward1.
+_ELU = {k: defop(f"EluBackward{k}", "a", _elu_fwd, _elu_rule,
+                 attrs="alpha scale input_scale", dtype="keep") for k in (0, 1)}
+_CELU = {k: defop(f"CeluBackward{k}", "a", _elu_fwd, _elu_rule,
+                  attrs="alpha scale input_scale", dtype="keep") for k in (0, 1)}
+_LEAKY_RELU = {k: defop(f"LeakyReluBackward{k}", "a", _leaky_fwd, _leaky_rule,
+                        attrs="negative_slope", dtype="keep") for k in (0, 1)}
+
+_NLL = defop("NllLossBackward0", "a",
+             lambda a, key, wsel, reduction: _nll_fwd(a[key], wsel, reduction),
+             _nll_rule, attrs="key wsel reduction", dtype="keep")
+_BCE = defop("BinaryCrossEntropyBackward0", "a t w", _bce_fwd, _bce_input_rule,
+             _bce_target_rule, None, attrs="reduction")
+_MSE = _loss_op("MseLossBackward0", lambda d, p: d * d, lambda xp, d, p: 2 * d)
+_SMOOTH_L1 = _loss_op("SmoothL1LossBackward0",
+                      lambda d, beta: np.where(np.abs(d) < beta, 0.5 * d * d / beta,
+                                               np.abs(d) - 0.5 * beta),
+                      _smooth_l1_grad)
+_HUBER = _loss_op("HuberLossBackward0",
+                  lambda d, delta: np.where(np.abs(d) <= delta, 0.5 * d * d,
+                                            delta * (np.abs(d) - 0.5 * delta)),
+                  _huber_grad)
+_CONSTANT_PAD = defop("ConstantPadNdBackward0", "a",
+                      lambda a, widths, value, inner: np.pad(a, widths, constant_values=value),
+                      lambda g, inner: g[inner], attrs="widths value inner", dtype="keep")
+_PAD_OPS = {(mode, k): _index_op(f"{name}Pad{k}DBackward0")
+            for mode, name in (("reflect", "Reflection"), ("replicate", "Replication"))
+            for k in (1, 2, 3)}
+_EMBEDDING = defop("EmbeddingBackward0", "weight", lambda w, idx, keep: w[idx],
+                   lambda xp, g, weight_shape, idx, keep:
+                       xp.index_acc(g * xp.asarray(keep), weight_shape, idx),
+                   attrs="idx keep", dtype="keep")
+
+
+def _nll_fwd(picked, wsel, reduction):
+    loss = -picked * wsel
+    if reduction == "none":
+        return loss
+    if reduction == "sum":
+        return loss.sum()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return loss.sum() / wsel.sum()
+
+
+# The xp functions the rules above use, in both namespaces (rules written against `xp` run on
+# arrays for a plain backward and record a graph when create_graph=True).
+_XP = {
+    "sum_keepdim": (lambda a, dim: np.sum(a, axis=dim, keepdims=True),
+                    lambda a, dim: apply(O.SUM_DIM, a, attrs=(None if dim is None else (dim,),
+                                                              True, None))),
+    "tanh": (np.tanh, lambda a: apply(O.TANH, a)),
+    "sigmoid": (O._sigmoid, lambda a: apply(O.SIGMOID, a)),
+    "softplus": (_softplus_np, lambda a: -apply(_LOG_SIGMOID, -a)),
+    "erf": (_erf, lambda a: apply(_ERF, a)),
+    "mm": (np.matmul, lambda a, b: apply(_MM, a, b)),
+    "t": (np.transpose, lambda a: apply(_T, a)),
+}
+for _name, (_nx, _tx) in _XP.items():
+    if not hasattr(NX, _name):
+        setattr(NX, _name, _nx)
+        setattr(TX, _name, _tx)
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+def _inplace_or_apply(op, input, inplace_flag, attrs=(), inplace_op=None):
+    if inplace_flag:
+        return inplace(inplace_op or op, input, attrs=attrs)
+    return apply(op, input, attrs=attrs)
+
+
+def _float_only(input: Tensor, kernel: str) -> None:
+    if input._data.dtype.kind not in "fc":
+        raise NotImplementedError(f'"{kernel}" not implemented for '
+                                  f"'{_c10_scalar_name(input.dtype)}'")
+
+
+def _c10_scalar_name(dtype) -> str:
+    return {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char", "uint8": "Byte",
+            "bool": "Bool", "float32": "Float", "float64": "Double",
+            "float16": "Half"}.get(dtype.name, dtype.name)
+
+
+def _not_differentiable(t: Tensor | None, fn: str, arg: str) -> None:
+    if t is not None and state.enabled and t.requires_grad:
+        raise RuntimeError(f"The function '{fn}' is not differentiable with respect to argument "
+                           f"'{arg}'. This input cannot have requires_grad True.")
+
+
+def _reduction(size_average, reduce, reduction: str) -> str:
+    """The reduction mode, from the legacy ``size_average``/``reduce`` flags when they are given."""
+    if size_average is not None or reduce is not None:
+        size_average = True if size_average is None else size_average
+        reduce = True if reduce is None else reduce
+        reduction = "mean" if size_average and reduce else ("sum" if reduce else "none")
+        warnings.warn(f"size_average and reduce args will be deprecated, please use "
+                      f"reduction='{reduction}' instead.", stacklevel=3)
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"{reduction} is not a valid value for reduction")
+    return reduction
+
+
+def _reduce(loss: Tensor, reduction: str) -> Tensor:
+    if reduction == "none":
+        return loss
+    return loss.sum() if reduction == "sum" else loss.mean()
+
+
+def _warn_size(input: Tensor, target: Tensor) -> None:
+    if target.shape != input.shape:
+        warnings.warn(f"Using a target size ({target.size()}) that is different to the input size "
+                      f"({input.size()}). This will likely lead to incorrect results due to "
+                      "broadcasting. Please ensure they have the same size.", stacklevel=3)
+
+
+def _softmax_dim(name: str, ndim: int, stacklevel: int) -> int:
+    warnings.warn(f"Implicit dimension choice for {name} has been deprecated. Change the call to "
+                  "include dim=X as an argument.", stacklevel=stacklevel)
+    return 0 if ndim in (0, 1, 3) else 1
+
+
+def _axis(input: Tensor, dim: int):
+    d = _wrap_dim(dim, input._data.ndim)
+    return d if input._data.ndim else None
+
+
+def _norm(x: Tensor, p: float, dim: int) -> Tensor:
+    """The p-norm over ``dim`` (kept), with a zero gradient at a zero vector as PyTorch's."""
+    if p == math.inf:
+        ax = x.abs()
+        top = _wrap(np.max(ax._data, axis=dim, keepdims=True))
+        ties = (ax == top).to(x.dtype)
+        return (ax * ties).sum(dim, keepdim=True) / ties.sum(dim, keepdim=True)
+    if p == 2:
+        s = (x * x).sum(dim, keepdim=True)
+        nonzero = s > 0
+        return _api.where(nonzero, _api.sqrt(_api.where(nonzero, s, 1.0)), 0.0)
+    return ((x.abs() ** p).sum(dim, keepdim=True)) ** (1 / p)
+
+
+# ---------------------------------------------------------------------------------------------
+# Activations
+# ---------------------------------------------------------------------------------------------
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:
+    """max(input, 0) elementwise.
+
+    >>> import ndgrad
+    >>> relu(ndgrad.tensor([-1., 2.]))
+    tensor([0., 2.])
+    """
+    return _inplace_or_apply(O.RELU, input, inplace)
+
+
+def relu6(input: Tensor, inplace: bool = False) -> Tensor:
+    """min(max(input, 0), 6) elementwise."""
+    return hardtanh(input, 0.0, 6.0, inplace)
+
+
+def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0,
+             inplace: bool = False) -> Tensor:
+    """``input`` clamped to [min_val, max_val]."""
+    if min_val > max_val:
+        raise ValueError("min_val cannot be greater than max_val")
+    return _inplace_or_apply(_HARDTANH, input, inplace, (min_val, max_val))
+
+
+def leaky_relu(input: Tensor, negative_slope: float = 0.01, inplace: bool = False) -> Tensor:
+    """``input`` where positive, else ``negative_slope * input``."""
+    _float_only(input, "leaky_relu_cpu")
+    return _inplace_or_apply(_LEAKY_RELU[0], input, inplace, (negative_slope,), _LEAKY_RELU[1])
+
+
+def elu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``input`` where positive, else ``alpha * (exp(input) - 1)``."""
+    return _inplace_or_apply(_ELU[0], input, inplace, (alpha, 1.0, 1.0), _ELU[1])
+
+
+def selu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``scale * elu(input, alpha)`` with the self-normalizing constants."""
+    return _inplace_or_apply(_ELU[0], input, inplace, (_SELU_ALPHA, _SELU_SCALE, 1.0), _ELU[1])
+
+
+def celu(input: Tensor, alpha: float = 1.0, inplace: bool = False) -> Tensor:
+    """``input`` where positive, else ``alpha * (exp(input / alpha) - 1)``."""
+    return _inplace_or_apply(_CELU[0], input, inplace, (alpha, 1.0, 1.0 / alpha), _CELU[1])
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:
+    """``input * Phi(input)``, or its tanh approximation."""
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError("approximate argument must be either none or tanh.")
+    _float_only(input, "GeluKernelImpl")
+    return apply(_GELU, input, attrs=(approximate,))
+
+
+def silu(input: Tensor, inplace: bool = False) -> Tensor:
+    """``input * sigmoid(input)``."""
+    return _inplace_or_apply(_SILU, input, inplace)
+
+
+def mish(input: Tensor, inplace: bool = False) -> Tensor:
+    """``input * tanh(softplus(input))``."""
+    return _inplace_or_apply(_MISH, input, inplace)
+
+
+def softplus(input: Tensor, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """``log(1 + exp(beta * input)) / beta``, linear above ``threshold``."""
+    return apply(_SOFTPLUS, input, attrs=(beta, threshold))
+
+
+def softsign(input: Tensor) -> Tensor:
+    """``input / (1 + |input|)``."""
+    return input / (input.abs() + 1)
+
+
+def hardsigmoid(input: Tensor, inplace: bool = False) -> Tensor:
+    """``relu6(input + 3) / 6``."""
+    return _inplace_or_apply(_HARDSIGMOID, input, inplace)
+
+
+def hardswish(input: Tensor, inplace: bool = False) -> Tensor:
+    """``input * relu6(input + 3) / 6``."""
+    return _inplace_or_apply(_HARDSWISH, input, inplace)
+
+
+def logsigmoid(input: Tensor) -> Tensor:
+    """``log(sigmoid(input))``, finite for large inputs of either sign."""
+    return apply(_LOG_SIGMOID, input)
+
+
+def tanh(input: Tensor) -> Tensor:
+    """The hyperbolic tangent."""
+    return _api.tanh(input)
+
+
+def sigmoid(input: Tensor) -> Tensor:
+    """``1 / (1 + exp(-input))``."""
+    return _api.sigmoid(input)
+
+
+def _softmax_like(name, op, input, dim, stacklevel, dtype, negate=False):
+    if dim is None:
+        dim = _softmax_dim(name, input.ndim, stacklevel + 1)
+    if dtype is not None:
+        input = input.to(dtype)
+    axis = _axis(input, dim)
+    if input._data.dtype.kind not in "fc":
+        last = axis is None or axis == input.ndim - 1
+        kernel = ("log_softmax" if op is _LOG_SOFTMAX else "softmax") + \
+            ("_lastdim_kernel_impl" if last else "_kernel_impl")
+        _float_only(input, kernel)
+    return apply(op, -input if negate else input, attrs=(axis,))
+
+
+def softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """``exp(input) / exp(input).sum(dim)``, computed stably."""
+    return _softmax_like("softmax", _SOFTMAX, input, dim, _stacklevel, dtype)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, _stacklevel: int = 3,
+                dtype=None) -> Tensor:
+    """``log(softmax(input, dim))``, finite for large inputs."""
+    return _softmax_like("log_softmax", _LOG_SOFTMAX, input, dim, _stacklevel, dtype)
+
+
+def softmin(input: Tensor, dim: int | None = None, _stacklevel: int = 3, dtype=None) -> Tensor:
+    """``softmax(-input, dim)``."""
+    return _softmax_like("softmin", _SOFTMAX, input, dim, _stacklevel, dtype, negate=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalization, dropout, linear maps, one_hot, pad, embedding
+# ---------------------------------------------------------------------------------------------
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
+              out: Tensor | None = None) -> Tensor:
+    """``input / max(||input||_p, eps)`` along ``dim``."""
+    d = _wrap_dim(dim, input.ndim)
+    n = _norm(input, p, d)
+    result = input / _api.where(n > eps, n, eps)
+    return result if out is None else out.copy_(result)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True,
+            inplace: bool = False) -> Tensor:
+    """Zero each element with probability ``p`` and scale the rest by ``1 / (1 - p)``."""
+    if p < 0.0 or p > 1.0:
+        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+    if not training or p == 0:
+        return input
+    dt = input._data.dtype
+    if p == 1:
+        mask = np.zeros(input._data.shape, dt)
+    else:
+        keep = _creation.generator().random(input._data.shape) >= p
+        mask = (keep / (1 - p)).astype(dt)
+    return input.mul_(_wrap(mask)) if inplace else input * _wrap(mask)
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``input @ weight.T + bias``."""
+    if input.dtype is not weight.dtype:
+        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
+                           f"{_c10_name(input.dtype)} != {_c10_name(weight.dtype)}")
+    k = input.shape[-1] if input.ndim else 1
+    rows = input.numel() // k if k else 0
+    if weight.ndim != 2 or weight.shape[1] != k:
+        wt = weight.shape[::-1] if weight.ndim == 2 else tuple(weight.shape)
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({rows}x{k} and "
+                           f"{'x'.join(str(s) for s in wt)})")
+    wt = apply(_T, weight)
+    x = input if input.ndim == 2 else input.reshape(-1, k)
+    out = apply(_MM, x, wt) if bias is None else apply(_ADDMM, bias, x, wt)
+    if input.ndim == 2:
+        return out
+    shape = tuple(input.shape[:-1]) + (weight.shape[0],)
+    if bias is not None:
+        return out.reshape(shape)
+    # NOTE: without a bias PyTorch goes through matmul, whose result nodes are named differently.
+    view = _RESHAPES["SqueezeBackward4" if input.ndim == 1 else "UnsafeViewBackward0"]
+    return apply(view, out, attrs=(shape,))
+
+
+def bilinear(input1: Tensor, input2: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``x1^T A x2 + b`` for each output feature: ``weight`` has shape (out, in1, in2)."""
+    out_f, in1, in2 = weight.shape
+    if input1.shape[-1] != in1:
+        raise RuntimeError(f"bilinear(): input1 size does not match weight size: got "
+                           f"{input1.shape[-1]} but expected {in1}")
+    if input2.shape[-1] != in2:
+        raise RuntimeError(f"bilinear(): input2 size does not match weight size: got "
+                           f"{input2.shape[-1]} but expected {in2}")
+    lead = tuple(input1.shape[:-1])
+    x1, x2 = input1.reshape(-1, in1), input2.reshape(-1, in2)
+    # (N, in2) @ (in2, out*in1): contract in2 first, then in1 with a broadcast product.
+    t = apply(_MM, x2, apply(_T, weight.reshape(out_f * in1, in2)))
+    y = (t.reshape(-1, out_f, in1) * x1[:, None, :]).sum(-1)
+    if bias is not None:
+        y = y + bias
+    return y.reshape(*lead, out_f)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """Class indices to one-hot rows of length ``num_classes`` (int64).
+
+    >>> import ndgrad
+    >>> one_hot(ndgrad.tensor([0, 2]), 3)
+    tensor([[1, 0, 0],
+            [0, 0, 1]])
+    """
+    idx = tensor._data
+    if idx.dtype != np.int64:
+        raise RuntimeError("one_hot is only applicable to index tensor of type LongTensor.")
+    if num_classes == -1:
+        if idx.size == 0:
+            raise RuntimeError("Can not infer total number of classes from empty tensor.")
+        num_classes = int(idx.max()) + 1
+    if idx.size and idx.min() < 0:
+        raise RuntimeError("Class values must be non-negative.")
+    if idx.size and idx.max() >= num_classes:
+        raise RuntimeError("Class values must be smaller than num_classes.")
+    return _wrap((idx[..., None] == np.arange(num_classes)).astype(np.int64))
+
+
+_PAD_HELP = ("Supported combinations for non-constant padding:\n"
+             "  - 2D or 3D input: padding size = 2 (pads last dimension)\n"
+             "  - 3D or 4D input: padding size = 4 (pads last 2 dimensions)\n"
+             "  - 4D or 5D input: padding size = 6 (pads last 3 dimensions)")
+
+
+def pad(input: Tensor, pad: list, mode: str = "constant", value: float | None = None) -> Tensor:
+    """Pad the last ``len(pad) // 2`` dimensions; ``pad`` lists (left, right) from the last dim."""
+    if len(pad) % 2:
+        raise RuntimeError("Padding length must be divisible by 2")
+    k = len(pad) // 2
+    nd = input.ndim
+    if k > nd:
+        raise RuntimeError("Padding length should be less than or equal to two times the input "
+                           f"dimension but got padding length {len(pad)} and input of dimension "
+                           f"{nd}")
+    # (left, right) per padded dimension, first padded dimension first
+    pairs = [(int(pad[2 * i]), int(pad[2 * i + 1])) for i in range(k)][::-1]
+    dims = list(range(nd - k, nd))
+    if mode == "constant":
+        crop = tuple(slice(max(-lo, 0), input.shape[d] - max(-hi, 0)) for d, (lo, hi) in
+                     zip(dims, pairs))
+        x = input[(Ellipsis,) + crop] if any(lo < 0 or hi < 0 for lo, hi in pairs) else input
+        widths = [(0, 0)] * (nd - k) + [(max(lo, 0), max(hi, 0)) for lo, hi in pairs]
+        inner = (Ellipsis,) + tuple(slice(lo, lo + s) for (lo, _), s in
+                                    zip(widths[nd - k:], x.shape[nd - k:]))
+        return apply(_CONSTANT_PAD, x, attrs=(widths, 0 if value is None else value, inner))
+    if mode not in ("reflect", "replicate", "circular"):
+        raise NotImplementedError(f"Unrecognised padding mode {mode}")
+    if value is not None and value != 0:
+        raise RuntimeError(f'Padding mode "{mode}" doesn\'t take in value argument')
+    if k not in (1, 2, 3) or nd not in (k + 1, k + 2):
+        raise NotImplementedError(f"Padding size {len(pad)} is not supported for {nd}D input "
+                                  f"tensor.\n{_PAD_HELP}")
+    idxs = []
+    for d, (lo, hi) in zip(dims, pairs):
+        n = input.shape[d]
+        i = np.arange(-lo, n + hi)
+        if mode == "reflect":
+            if lo >= n or hi >= n:
+                raise RuntimeError(f"Argument #{2 * k + 2}: Padding size should be less than the "
+                                   f"corresponding input dimension, but got: padding ({lo}, {hi}) "
+                                   f"at dimension {d} of input {list(input.shape)}")
+            i = np.abs(i)
+            i = np.where(i >= n, 2 * (n - 1) - i, i)
+        elif mode == "replicate":
+            i = np.clip(i, 0, n - 1)
+        else:
+            if lo > n or hi > n:
+                raise RuntimeError("Padding value causes wrapping around more than once.")
+            i = i % n
+        idxs.append(i)
+    key = (slice(None),) * (nd - k) + np.ix_(*idxs)
+    op = O.INDEX if mode == "circular" else _PAD_OPS[(mode, k)]
+    return apply(op, input, attrs=(key,))
+
+
+def embedding(input: Tensor, weight: Tensor, padding_idx: int | None = None,
+              max_norm: float | None = None, norm_type: float = 2.0,
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
+    """Rows of ``weight`` picked by the integer ``input``; ``padding_idx``'s row gets no grad."""
+    idx = input._data
+    if idx.dtype not in (np.int64, np.int32):
+        raise RuntimeError("Expected tensor for argument #1 'indices' to have one of the following "
+                           f"scalar types: Long, Int; but got torch.{input.dtype._legacy}Tensor "
+                           "instead (while checking arguments for embedding)")
+    num = weight.shape[0]
+    if padding_idx is not None:
+        if padding_idx > 0:
+            assert padding_idx < num, "Padding_idx must be within num_embeddings"
+        elif padding_idx < 0:
+            assert padding_idx >= -num, "Padding_idx must be within num_embeddings"
+            padding_idx = num + padding_idx
+    if idx.size and (idx.min() < 0 or idx.max() >= num):
+        raise IndexError("index out of range in self")
+    if max_norm is not None:
+        _embedding_renorm(weight, idx, max_norm, norm_type)
+    keep = np.ones(idx.shape, weight._data.dtype)
+    if padding_idx is not None:
+        keep[idx == padding_idx] = 0
+    if scale_grad_by_freq:
+        keep = keep / np.bincount(idx.ravel(), minlength=num)[idx]
+    return apply(_EMBEDDING, weight, attrs=(idx, keep[..., None].astype(weight._data.dtype)))
+
+
+def _embedding_renorm(weight: Tensor, idx: np.ndarray, max_norm: float, norm_type: float) -> None:
+    """PyTorch's ``embedding_renorm_``: rescale, in place, the used rows longer than max_norm."""
+    rows = np.unique(idx)
+    w = weight._data
+    norms = np.linalg.norm(w[rows], ord=norm_type, axis=-1)
+    big = norms > max_norm
+    if big.any():
+        w[rows[big]] *= (max_norm / (norms[big] + 1e-7))[:, None].astype(w.dtype)
+        weight._vc[0] += 1
+
+
+def cosine_similarity(x1: Tensor, x2: Tensor, dim: int = 1, eps: float = 1e-8) -> Tensor:
+    """``<x1, x2> / (max(||x1||, eps) * max(||x2||, eps))`` along ``dim``."""
+    try:
+        shape = np.broadcast_shapes(x1._data.shape, x2._data.shape)
+    except ValueError as exc:
+        O._raise_broadcast((x1._data, x2._data), exc)
+    x1 = x1 if x1._data.shape == shape else apply(O.EXPAND, x1, attrs=(shape,))
+    x2 = x2 if x2._data.shape == shape else apply(O.EXPAND, x2, attrs=(shape,))
+
+    def unit(x):
+        d = _wrap_dim(dim, x.ndim)
+        n = _norm(x, 2, d)
+        # NOTE: PyTorch clamps the norms under no_grad, so the gradient is the unclamped one's.
+        n = n + _wrap(np.maximum(n._data, eps) - n._data)
+        return x / n
+    return (unit(x1) * unit(x2)).sum(dim)
+
+
+# ---------------------------------------------------------------------------------------------
+# Losses
+# ---------------------------------------------------------------------------------------------
+
+def _weighted(loss: Tensor, weight: Tensor, input: Tensor, reduction: str, mean_by_weight: bool):
+    if weight.shape != input.shape:
+        raise ValueError("Weights and input must have the same size.")
+    loss = loss * weight
+    if reduction == "mean" and mean_by_weight:
+        return loss.sum() / weight.sum()
+    return _reduce(loss, reduction)
+
+
+def mse_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+             reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """The (weighted) mean squared error."""
+    _warn_size(input, target)
+    reduction = _reduction(size_average, reduce, reduction)
+    if weight is not None:
+        return _weighted(apply(_MSE, input, target, attrs=("none", None)), weight, input,
+                         reduction, True)
+    return apply(_MSE, input, target, attrs=(reduction, None))
+
+
+def l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+            reduction: str = "mean", weight: Tensor | None = None) -> Tensor:
+    """The (weighted) mean absolute error."""
+    _warn_size(input, target)
+    reduction = _reduction(size_average, reduce, reduction)
+    loss = (input - target).abs()
+    if weight is not None:
+        return _weighted(loss, weight, input, reduction, True)
+    return _reduce(loss, reduction)
+
+
+def smooth_l1_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                   reduction: str = "mean", beta: float = 1.0) -> Tensor:
+    """Squared error below ``beta`` (scaled by 1/beta), absolute error above."""
+    _warn_size(input, target)
+    reduction = _reduction(size_average, reduce, reduction)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    if beta == 0:
+        return l1_loss(input, target, reduction=reduction)
+    return apply(_SMOOTH_L1, input, target, attrs=(reduction, beta))
+
+
+def huber_loss(input: Tensor, target: Tensor, reduction: str = "mean", delta: float = 1.0,
+               weight: Tensor | None = None) -> Tensor:
+    """Squared error below ``delta``, ``delta``-scaled absolute error above."""
+    _warn_size(input, target)
+    reduction = _reduction(None, None, reduction)
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    if weight is not None:
+        return _weighted(apply(_HUBER, input, target, attrs=("none", delta)), weight, input,
+                         reduction, False)
+    return apply(_HUBER, input, target, attrs=(reduction, delta))
+
+
+def _check_nll(input: Tensor, target: Tensor, weight: Tensor | None, fn: str):
+    nd = input.ndim
+    if nd < 1:
+        raise ValueError(f"Expected 1 or more dimensions (got {nd})")
+    if nd >= 2 and target.ndim >= 1 and input.shape[0] != target.shape[0]:
+        raise ValueError(f"Expected input batch_size ({input.shape[0]}) to match target "
+                         f"batch_size ({target.shape[0]}).")
+    if nd <= 2 and target.ndim > 1:
+        raise RuntimeError("0D or 1D target tensor expected, multi-target not supported")
+    if nd > 2 and tuple(target.shape) != (input.shape[0],) + tuple(input.shape[2:]):
+        raise RuntimeError(f"Expected target size {[input.shape[0]] + list(input.shape[2:])}, "
+                           f"got {list(target.shape)}")
+    if target._data.dtype not in (np.int64, np.uint8):
+        raise RuntimeError("expected target dtype to be Long or Byte, but got "
+                           f"{_c10_scalar_name(target.dtype)}")
+    c = input.shape[1] if nd >= 2 else input.shape[0]
+    if weight is not None:
+        if weight.numel() != c:
+            raise RuntimeError(f"{fn}weight tensor should be defined either for all {c} classes "
+                               f"or no classes but got weight tensor of shape: "
+                               f"{list(weight.shape)}")
+    return c
+
+
+def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_average=None,
+             ignore_index: int = -100, reduce=None, reduction: str = "mean") -> Tensor:
+    """The negative log likelihood of the target classes, given log-probabilities."""
+    reduction = _reduction(size_average, reduce, reduction)
+    c = _check_nll(input, target, weight, "")
+    _not_differentiable(weight, "nll_loss_forward" if input.ndim <= 2 else "nll_loss2d_forward",
+                        "weight")
+    tgt = target._data.astype(np.int64)
+    valid = tgt != ignore_index
+    bad = valid & ((tgt < 0) | (tgt >= c))
+    if bad.any():
+        raise IndexError(f"Target {tgt[bad].flat[0]} is out of bounds.")
+    safe = np.where(valid, tgt, 0)
+    dt = input._data.dtype
+    wsel = valid.astype(dt) if weight is None else (weight._data[safe] * valid).astype(dt)
+    if input.ndim == 1:
+        key = (safe,)
+    else:
+        grid = np.indices(tgt.shape, sparse=True)
+        key = (grid[0], safe) + tuple(grid[1:])
+    return apply(_NLL, input, attrs=(key, wsel, reduction))
+
+
+def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                  size_average=None, ignore_index: int = -100, reduce=None,
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """``nll_loss(log_softmax(input, 1), target)`` for class indices, or the cross entropy
+    against class probabilities when ``target`` is floating and shaped like ``input``."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise RuntimeError(f"label_smoothing must be between 0.0 and 1.0. Got: {label_smoothing}")
+    class_dim = 0 if input.ndim == 1 else 1
+    if target.is_floating_point() and target.shape == input.shape:
+        return _cross_entropy_probs(input, target, weight, reduction, label_smoothing, class_dim)
+    c = _check_nll(input, target, weight, "")
+    logp = log_softmax(input, class_dim)
+    loss = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
+    if label_smoothing <= 0:
+        return loss
+    wshape = [1] * input.ndim
+    wshape[class_dim] = c
+    smooth = -(logp if weight is None else logp * weight.reshape(wshape)).sum(class_dim)
+    ignored = _wrap(target._data == ignore_index)
+    smooth = _api.where(ignored, 0.0, smooth)
+    if reduction == "mean":
+        keep = target._data != ignore_index
+        denom = float(keep.sum() if weight is None else weight._data[target._data[keep]].sum())
+        # NOTE: with every target ignored the loss is nan and the gradient zero, as PyTorch's,
+        # and no division by zero (which would warn) is recorded.
+        smooth = smooth.sum() / denom if denom else smooth.sum() * math.nan
+    elif reduction == "sum":
+        smooth = smooth.sum()
+    return (1 - label_smoothing) * loss + smooth * (label_smoothing / c)
+
+
+def _cross_entropy_probs(input, target, weight, reduction, label_smoothing, class_dim):
+    c = input.shape[class_dim]
+    if weight is not None and (weight.ndim != 1 or weight.numel() != c):
+        raise RuntimeError(f"cross_entropy: weight tensor should be defined either for all {c} "
+                           f"classes or no classes but got weight tensor of shape: "
+                           f"{list(weight.shape)}")
+    logp = log_softmax(input, class_dim)
+    if label_smoothing > 0:
+        target = target * (1 - label_smoothing) + label_smoothing / c
+    prod = logp * target
+    if weight is not None:
+        wshape = [1] * input.ndim
+        wshape[class_dim] = c
+        prod = prod * weight.reshape(wshape)
+    if reduction == "none":
+        return -prod.sum(class_dim)
+    total = -prod.sum()
+    if reduction == "sum":
+        return total
+    return total / (input.numel() // c) if input.numel() else total * math.nan
+
+
+def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                         size_average=None, reduce=None, reduction: str = "mean") -> Tensor:
+    """``-w * (t * log(x) + (1 - t) * log(1 - x))``, with the logs clamped at -100."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if target.shape != input.shape:
+        raise ValueError(f"Using a target size ({target.size()}) that is different to the input "
+                         f"size ({input.size()}) is deprecated. Please ensure they have the same "
+                         "size.")
+    x = input._data
+    if x.size and (x.min() < 0 or x.max() > 1):
+        raise RuntimeError("all elements of input should be between 0 and 1")
+    _not_differentiable(weight, "binary_cross_entropy", "weight")
+    w = 1.0 if weight is None else weight.detach().expand(*input.shape)
+    return apply(_BCE, input, target, w, attrs=(reduction,))
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tensor | None = None,
+                                     size_average=None, reduce=None, reduction: str = "mean",
+                                     pos_weight: Tensor | None = None) -> Tensor:
+    """``binary_cross_entropy(sigmoid(input), target)``, computed stably from the logits."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if target.shape != input.shape:
+        raise ValueError(f"Target size ({target.size()}) must be the same as input size "
+                         f"({input.size()})")
+    _not_differentiable(weight, "binary_cross_entropy_with_logits", "weight")
+    _not_differentiable(pos_weight, "binary_cross_entropy_with_logits", "pos_weight")
+    log_weight = 1 if pos_weight is None else (pos_weight - 1) * target + 1
+    loss = (1 - target) * input - log_weight * logsigmoid(input)
+    if weight is not None:
+        loss = loss * weight
+    return _reduce(loss, reduction)
+
+
+def kl_div(input: Tensor, target: Tensor, size_average=None, reduce=None,
+           reduction: str = "mean", log_target: bool = False) -> Tensor:
+    """The pointwise KL divergence ``target * (log(target) - input)``; ``input`` holds logs."""
+    if size_average is not None or reduce is not None:
+        mode = _reduction(size_average, reduce, "mean")
+    else:
+        if reduction == "mean":
+            warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                          "support size.'batchmean' divides only by the batch size, and aligns "
+                          "with the KL div math definition.'mean' will be changed to behave the "
+                          "same as 'batchmean' in the next major release.", stacklevel=2)
+        mode = "sum" if reduction == "batchmean" else _reduction(None, None, reduction)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        zero = _wrap(target._data == 0)
+        xlogy = _api.where(zero, 0.0, target * _api.where(zero, 1.0, target).log())
+        loss = xlogy - target * input
+    loss = _reduce(loss, mode)
+    if reduction == "batchmean" and input.ndim != 0:
+        loss = loss / input.shape[0]
+    return loss
+
+
+from ._conv import *  # noqa

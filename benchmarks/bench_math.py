@@ -1,0 +1,123 @@
+"""Forward + backward of elementwise math ops on 1e6-element float32 tensors, in ndgrad and in
+PyTorch on the CPU: the median of repeats and their ratio.
+
+    python benchmarks/bench_math.py            # print a markdown table
+    python benchmarks/bench_math.py --record   # also append it, dated, to benchmarks/RESULTS.md
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+import torch
+
+import ndgrad
+
+N = 1_000_000
+
+# name -> (function of (lib, x, y, z), domain of x)
+CASES = {
+    "exp2": (lambda t, x, y, z: t.exp2(x), "any"),
+    "expm1": (lambda t, x, y, z: t.expm1(x), "any"),
+    "log1p": (lambda t, x, y, z: t.log1p(x), "positive"),
+    "rsqrt": (lambda t, x, y, z: t.rsqrt(x), "positive"),
+    "tan": (lambda t, x, y, z: t.tan(x), "any"),
+    "atan": (lambda t, x, y, z: t.atan(x), "any"),
+    "sinh": (lambda t, x, y, z: t.sinh(x), "any"),
+    "asinh": (lambda t, x, y, z: t.asinh(x), "any"),
+    "atanh": (lambda t, x, y, z: t.atanh(x), "unit"),
+    "logit(eps)": (lambda t, x, y, z: t.logit(x, 1e-3), "unit"),
+    "erf": (lambda t, x, y, z: t.erf(x), "any"),
+    "erfc": (lambda t, x, y, z: t.erfc(x), "any"),
+    "frac": (lambda t, x, y, z: t.frac(x), "any"),
+    "clamp(-.5, .5)": (lambda t, x, y, z: t.clamp(x, -0.5, 0.5), "any"),
+    "clamp(tensor, tensor)": (lambda t, x, y, z: t.clamp(x, y, y + 1), "any"),
+    "nan_to_num": (lambda t, x, y, z: t.nan_to_num(x), "any"),
+    "remainder": (lambda t, x, y, z: t.remainder(x, y), "any"),
+    "atan2": (lambda t, x, y, z: t.atan2(x, y), "any"),
+    "maximum": (lambda t, x, y, z: t.maximum(x, y), "any"),
+    "fmax": (lambda t, x, y, z: t.fmax(x, y), "any"),
+    "hypot": (lambda t, x, y, z: t.hypot(x, y), "any"),
+    "logaddexp": (lambda t, x, y, z: t.logaddexp(x, y), "any"),
+    "lerp(tensor weight)": (lambda t, x, y, z: t.lerp(x, y, z), "any"),
+    "addcmul": (lambda t, x, y, z: t.addcmul(x, y, z, value=0.5), "any"),
+    "addcdiv": (lambda t, x, y, z: t.addcdiv(x, y, z, value=0.5), "positive"),
+}
+
+
+def make_step(lib, fn, arrays, gout):
+    x, y, z = (lib.tensor(a, requires_grad=True) for a in arrays)
+    g = lib.tensor(gout)
+
+    def step():
+        for p in (x, y, z):
+            p.grad = None
+        fn(lib, x, y, z).backward(g)
+        return x.grad
+    return step
+
+
+def median_ms(steps, repeats, warmup=2):
+    """Median time of each step in milliseconds; the steps alternate, so a busy machine slows
+    them alike and the ratio stays fair."""
+    for _ in range(warmup):
+        for step in steps:
+            step()
+    times = [[] for _ in steps]
+    for _ in range(repeats):
+        for step, ts in zip(steps, times):
+            t0 = time.perf_counter()
+            step()
+            ts.append(time.perf_counter() - t0)
+    return [statistics.median(ts) * 1e3 for ts in times]
+
+
+def inputs(rng, domain):
+    if domain == "positive":
+        xs = [rng.uniform(0.1, 3.0, N) for _ in range(3)]
+    elif domain == "unit":
+        xs = [rng.uniform(0.01, 0.99, N)] + [rng.uniform(-2, 2, N) for _ in range(2)]
+    else:
+        xs = [rng.uniform(-2, 2, N) for _ in range(3)]
+    return [a.astype(np.float32) for a in xs]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=15)
+    ap.add_argument("--record", action="store_true", help="append the table to RESULTS.md")
+    ap.add_argument("-k", default="", help="only the cases whose name contains this")
+    args = ap.parse_args()
+    rng = np.random.default_rng(0)
+    gout = rng.uniform(-1, 1, N).astype(np.float32)
+    rows = []
+    for name, (fn, domain) in CASES.items():
+        if args.k not in name:
+            continue
+        arrays = inputs(rng, domain)
+        nd_step, th_step = make_step(ndgrad, fn, arrays, gout), make_step(torch, fn, arrays, gout)
+        np.testing.assert_allclose(nd_step().numpy(), th_step().numpy(), rtol=1e-4, atol=1e-4)
+        nd, th = median_ms((nd_step, th_step), args.repeats)
+        rows.append(f"| {name} | {nd:.2f} | {th:.2f} | {nd / th:.2f}x |\n")
+        print(rows[-1], end="", flush=True)
+    table = ("| op, fwd+bwd, 1e6 float32 | ndgrad (ms) | torch CPU (ms) | ratio |\n"
+             "|---|---|---|---|\n" + "".join(rows))
+    print()
+    print(table, end="")
+    if args.record:
+        info = (f"{platform.machine()}, {os.cpu_count()} CPUs, torch threads "
+                f"{torch.get_num_threads()}, numpy {np.__version__}, torch {torch.__version__}, "
+                f"Python {platform.python_version()}")
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
+        with open(path, "a") as f:
+            f.write(f"\n## bench_math, {datetime.datetime.now():%Y-%m-%d %H:%M} ({info})\n\n"
+                    f"median of {args.repeats} repeats\n\n{table}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""Forward + backward of reductions over one dim (sum, mean, max, var, logsumexp, cumsum) of a
+1000x1000 float32 tensor in ndgrad and in PyTorch on the CPU: the median of repeats and the ratio.
+
+    python benchmarks/bench_reduce.py            # print a markdown table
+    python benchmarks/bench_reduce.py --record   # also append it, dated, to benchmarks/RESULTS.md
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import statistics
+import time
+
+import numpy as np
+import torch
+
+import ndgrad
+
+SHAPE = (1000, 1000)
+CASES = {
+    "sum(dim=1)": lambda x: x.sum(1),
+    "mean(dim=1)": lambda x: x.mean(1),
+    "max(dim=1).values": lambda x: x.max(1)[0],
+    "var(dim=1)": lambda x: x.var(1),
+    "logsumexp(dim=1)": lambda x: x.logsumexp(1),
+    "cumsum(dim=1)": lambda x: x.cumsum(1),
+}
+
+
+def make_step(lib, fn, a):
+    x = lib.tensor(a, requires_grad=True)
+
+    def step():
+        x.grad = None
+        out = fn(x)
+        out.backward(lib.ones_like(out))
+        return x.grad
+    return step
+
+
+def median_ms(steps, repeats, warmup=3):
+    """Median time of each step in milliseconds; the steps alternate, so a busy machine slows
+    them alike and the ratio stays fair."""
+    for _ in range(warmup):
+        for step in steps:
+            step()
+    times = [[] for _ in steps]
+    for _ in range(repeats):
+        for step, ts in zip(steps, times):
+            t0 = time.perf_counter()
+            step()
+            ts.append(time.perf_counter() - t0)
+    return [statistics.median(ts) * 1e3 for ts in times]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--record", action="store_true", help="append the table to RESULTS.md")
+    args = ap.parse_args()
+    a = np.random.default_rng(0).standard_normal(SHAPE).astype(np.float32)
+    rows = []
+    for name, fn in CASES.items():
+        nd_step, th_step = make_step(ndgrad, fn, a), make_step(torch, fn, a)
+        np.testing.assert_allclose(nd_step().numpy(), th_step().numpy(), rtol=1e-3, atol=1e-3)
+        nd, th = median_ms((nd_step, th_step), args.repeats)
+        rows.append(f"| {name} | {nd:.2f} | {th:.2f} | {nd / th:.2f}x |\n")
+    table = ("| fwd+bwd, 1000x1000 float32 | ndgrad (ms) | torch CPU (ms) | ratio |\n"
+             "|---|---|---|---|\n" + "".join(rows))
+    print(table, end="")
+    if args.record:
+        info = (f"{platform.machine()}, {os.cpu_count()} CPUs, torch threads "
+                f"{torch.get_num_threads()}, numpy {np.__version__}, torch {torch.__version__}, "
+                f"Python {platform.python_version()}")
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
+        with open(path, "a") as f:
+            f.write(f"\n## bench_reduce, {datetime.datetime.now():%Y-%m-%d %H:%M} ({info})\n\n"
+                    f"median of {args.repeats} repeats\n\n{table}")
+
+
+if __name__ == "__main__":
+    main()

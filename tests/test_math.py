@@ -1,0 +1,326 @@
+"""Behaviour of the elementwise math that the op table cannot express: errors and their messages,
+gradients at ties and bounds, in-place forms, operators, extreme values, accuracy of erf."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import ndgrad
+
+
+def both(fn):
+    """Run ``fn(lib)`` with ndgrad and with torch."""
+    return fn(ndgrad), fn(torch)
+
+
+def same(got, want, rtol=1e-6, atol=1e-7):
+    """Equal values, dtype and shape (tensors), or equal Python values."""
+    if isinstance(want, (tuple, list)):
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            same(g, w, rtol, atol)
+        return
+    if not isinstance(want, torch.Tensor):
+        assert got == want
+        return
+    assert str(got.dtype) == str(want.dtype)
+    assert tuple(got.shape) == tuple(want.shape)
+    np.testing.assert_allclose(got.detach().numpy(), want.detach().numpy(), rtol=rtol, atol=atol)
+
+
+def same_error(fn):
+    """``fn(lib)`` raises the same exception type with the same message in both libraries."""
+    with pytest.raises(Exception) as want:
+        fn(torch)
+    with pytest.raises(Exception) as got:
+        fn(ndgrad)
+    assert type(got.value) is type(want.value)
+    assert str(got.value) == str(want.value)
+
+
+def grads(fn, *arrays, dtype="float64"):
+    """``fn(lib, *tensors)``'s output, and the gradients of a weighted sum of it."""
+    def run(lib):
+        xs = [lib.tensor(np.array(a, dtype=dtype), requires_grad=True) for a in arrays]
+        out = fn(lib, *xs)
+        w = lib.tensor(np.linspace(-1, 1, out.numel()).reshape(tuple(out.shape)), dtype=out.dtype)
+        (out * w).sum().backward()
+        return [out] + [x.grad for x in xs]
+    return both(run)
+
+
+# -- errors ------------------------------------------------------------------------------------
+ERRORS = {
+    "clamp without bounds": lambda t: t.tensor([1.0]).clamp(),
+    "integer // 0": lambda t: t.tensor([3, 4]) // 0,
+    "integer floor_divide by a zero tensor": lambda t: t.floor_divide(t.tensor([3, 4]), t.tensor([1, 0])),
+    "integer % 0": lambda t: t.tensor([3, 4]) % 0,
+    "integer fmod 0": lambda t: t.fmod(t.tensor([3, 4]), 0),
+    "bitwise_and on floats": lambda t: t.bitwise_and(t.tensor([1.0]), t.tensor([2.0])),
+    "float & float": lambda t: t.tensor([1.0]) & t.tensor([2.0]),
+    "int | float number": lambda t: t.tensor([1]) | 2.5,
+    "float ^ bool": lambda t: t.tensor([1.0]) ^ t.tensor([True]),
+    "bitwise_not on floats": lambda t: t.bitwise_not(t.tensor([1.0])),
+    "~ on floats": lambda t: ~t.tensor([1.0]),
+    "<< on floats": lambda t: t.tensor([1.0]) << 1,
+    ">> by a float": lambda t: t.tensor([4]) >> 1.5,
+    "frac of integers": lambda t: t.tensor([1, 2]).frac(),
+    "round integers to decimals": lambda t: t.tensor([1, 2]).round(decimals=1),
+    "floor of bool": lambda t: t.tensor([True]).floor(),
+    "hypot of integers": lambda t: t.hypot(t.tensor([3]), t.tensor([4])),
+    "logaddexp of integers": lambda t: t.logaddexp(t.tensor([3]), t.tensor([4])),
+    "lerp of integers": lambda t: t.lerp(t.tensor([3]), t.tensor([4]), 0.5),
+    "lerp end dtype": lambda t: t.lerp(t.tensor([3.0]), t.tensor([4.0], dtype=t.float64), 0.5),
+    "lerp weight dtype": lambda t: t.lerp(t.tensor([3.0]), t.tensor([4.0]), t.tensor([1])),
+    "maximum with a number": lambda t: t.maximum(t.tensor([1.0]), 2.0),
+    "fmin with a number": lambda t: t.fmin(t.tensor([1.0]), 2),
+    "isclose with a number": lambda t: t.isclose(t.tensor([1.0]), 1.0),
+    "isclose of two dtypes": lambda t: t.isclose(t.tensor([1.0]), t.tensor([1])),
+    "allclose of two dtypes": lambda t: t.allclose(t.tensor([1.0]), t.tensor([1.0], dtype=t.float64)),
+    "logical_and with a number": lambda t: t.logical_and(t.tensor([1.0]), 1),
+    "addcdiv of integers": lambda t: t.addcdiv(t.tensor([1]), t.tensor([3]), t.tensor([2])),
+    "in-place on a leaf": lambda t: t.tensor([1.0], requires_grad=True).exp2_(),
+    "in-place float result into integers": lambda t: t.tensor([4]).sqrt_(),
+    "in-place logit into integers": lambda t: t.tensor([0]).logit_(),
+    "broadcast mismatch": lambda t: t.atan2(t.ones(2, 3), t.ones(4)),
+    "in-place broadcast to a larger shape": lambda t: t.ones(3).clamp_(t.zeros(2, 3)),
+    "neg_ of bool": lambda t: t.tensor([True]).neg_(),
+}
+
+
+@pytest.mark.parametrize("name", ERRORS)
+def test_errors_match_torch(name):
+    same_error(ERRORS[name])
+
+
+# -- gradients PyTorch does not define -----------------------------------------------------------
+@pytest.mark.parametrize("expr", ["floor_divide", "x // y", "x // 2", "5 // x", "5 % x"])
+def test_not_implemented_derivatives(expr):
+    def run(t):
+        x = t.tensor([1.5, -2.5], requires_grad=True)
+        y = t.tensor([2.0, 0.5], requires_grad=True)
+        out = t.floor_divide(x, y) if expr == "floor_divide" else eval(expr)
+        return out
+    got, want = both(run)
+    same(got, want)
+    assert got.grad_fn.name() == want.grad_fn.name() == "torch::autograd::NotImplemented"
+    assert repr(got) == repr(want)
+    same_error(lambda t: run(t).sum().backward())
+
+
+# -- ties, bounds and nan: PyTorch's choices at kinks ------------------------------------------------
+TIES = {
+    "maximum": lambda t, a, b: t.maximum(a, b),
+    "minimum": lambda t, a, b: t.minimum(a, b),
+    "fmax": lambda t, a, b: t.fmax(a, b),
+    "fmin": lambda t, a, b: t.fmin(a, b),
+    "clamp tensor bounds": lambda t, a, b: t.clamp(a, b, b + 0.5),
+    "clamp min tensor": lambda t, a, b: t.clamp(a, min=b),
+    "clamp max tensor": lambda t, a, b: t.clamp(a, max=b),
+    "clamp max below min": lambda t, a, b: t.clamp(a, b, b - 1),
+    "clamp number bounds": lambda t, a, b: t.clamp(a, -1.0, 0.5) + b,
+    "clamp min number": lambda t, a, b: t.clamp(a, min=1.0) * b,
+    "remainder": lambda t, a, b: t.remainder(a, b),
+    "fmod": lambda t, a, b: t.fmod(a, b),
+    "atan2 at the origin": lambda t, a, b: t.atan2(a * 0, b * 0),
+    "hypot": lambda t, a, b: t.hypot(a, b),
+    "logaddexp": lambda t, a, b: t.logaddexp(a, b),
+    "lerp": lambda t, a, b: t.lerp(a, b, 0.5),
+}
+A = [1.0, -1.0, 0.5, 2.0, math.nan, 3.0, math.nan, -1.0, 0.5]
+B = [1.0, 2.0, -0.5, 2.0, 1.0, math.nan, math.nan, -1.0, 0.5]
+
+
+@pytest.mark.parametrize("name", TIES)
+def test_gradients_at_ties_and_nan(name):
+    got, want = grads(TIES[name], A, B)
+    same(got, want)
+
+
+def test_logaddexp_extremes():
+    big = [1000.0, -1000.0, 1000.0, -1000.0, 0.0, math.inf, -math.inf, math.inf]
+    other = [-1000.0, 1000.0, 1000.0, -1000.0, 0.0, 1.0, 1.0, math.inf]
+    for dtype in ("float32", "float64"):
+        got, want = grads(lambda t, a, b: t.logaddexp(a, b), big, other, dtype=dtype)
+        same(got, want)
+        assert np.isfinite(got[0].detach().numpy()[:5]).all()
+
+
+def test_logit_eps_and_outside_the_domain():
+    x = [-0.5, 0.0, 0.02, 0.3, 0.5, 0.98, 1.0, 1.5]
+    for eps in (None, 0.05):
+        got, want = grads(lambda t, a: t.logit(a, eps), x)
+        same(got, want)
+
+
+def test_nan_to_num_defaults_and_gradient():
+    x = [math.nan, math.inf, -math.inf, 1.5]
+    for dtype in ("float32", "float64"):
+        got, want = grads(lambda t, a: t.nan_to_num(a) * 0 + t.nan_to_num(a, 0.5, 2.0, -2.0), x,
+                          dtype=dtype)
+        same(got, want)
+        same(*both(lambda t: t.tensor(np.array(x, dtype=dtype)).nan_to_num()), rtol=0)
+
+
+def test_second_derivatives_match_torch():
+    def run(t):
+        x = t.tensor(np.array([0.3, -1.2, 2.0, 0.7]), requires_grad=True)
+        y = t.tensor(np.array([0.5, 0.9, -1.5, 0.7]), requires_grad=True)
+        out = (t.erf(x) * t.atan2(x, y) + t.logaddexp(x, y) * t.hypot(x, y) + t.lerp(x, y, y) ** 2
+               + t.maximum(x, y) * x + t.clamp(x, y, y + 1) * y + t.remainder(x, y) * x).sum()
+        gx, gy = t.autograd.grad(out, (x, y), create_graph=True)
+        hx, hy = t.autograd.grad((gx * gx).sum() + gy.sum(), (x, y))
+        return [gx, gy, hx, hy]
+    same(*both(run), rtol=1e-10)
+
+
+# -- values --------------------------------------------------------------------------------------
+def test_erf_erfc_float64_accuracy():
+    x = np.concatenate([np.linspace(-8, 8, 20001), np.linspace(0, 27.5, 5001), [1e-300, -0.0]])
+    for name in ("erf", "erfc"):
+        got = getattr(ndgrad, name)(ndgrad.tensor(x)).numpy()
+        want = getattr(torch, name)(torch.tensor(x)).numpy()
+        tiny = np.abs(want) < 1e-300
+        np.testing.assert_allclose(got[~tiny], want[~tiny], rtol=2e-15, atol=0)
+        np.testing.assert_allclose(got[tiny], want[tiny], rtol=0, atol=1e-300)
+
+
+def test_round_half_to_even_and_decimals():
+    x = [0.5, 1.5, 2.5, -0.5, -2.5, 0.25, 0.35, 2.675, 125.0, 135.0, -150.0]
+    for kw in ({}, {"decimals": 0}, {"decimals": 1}, {"decimals": 2}, {"decimals": -1},
+               {"decimals": -2}):
+        for dtype in ("float32", "float64"):
+            got, want = both(lambda t: t.tensor(np.array(x, dtype=dtype)).round(**kw))
+            same(got, want, rtol=0, atol=0)
+    got, want = both(lambda t: t.round(t.tensor([1.25], requires_grad=True), decimals=0))
+    assert got.grad_fn.name() == want.grad_fn.name() == "RoundBackward1"
+
+
+DTYPES = {
+    "erf of integers": lambda t: t.erf(t.tensor([1, 2])),
+    "exp2 of bool": lambda t: t.exp2(t.tensor([True, False])),
+    "square of integers": lambda t: t.square(t.tensor([3, -2])),
+    "square of bool": lambda t: t.square(t.tensor([True, False])),
+    "clamp integers to a float": lambda t: t.tensor([1, 5]).clamp(1.5),
+    "clamp integers": lambda t: t.tensor([1, 5]).clamp(2, 4),
+    "clamp bool": lambda t: t.tensor([True, False]).clamp(0),
+    "clamp integers to a float tensor": lambda t: t.tensor([1, 5]).clamp(t.tensor(1.5)),
+    "floor of integers": lambda t: t.tensor([1, 5]).floor(),
+    "remainder of integers by a float": lambda t: t.tensor([5, -5]) % 1.5,
+    "integer floor division": lambda t: t.tensor([7, -7]) // t.tensor([2, 2]),
+    "atan2 of integers": lambda t: t.atan2(t.tensor([1, -2]), t.tensor([3, 1])),
+    "maximum of int and float": lambda t: t.maximum(t.tensor([1, 5]), t.tensor([2.5, 0.5])),
+    "addcmul of integers": lambda t: t.addcmul(t.tensor([1]), t.tensor([3]), t.tensor([2]), value=2),
+    "isclose infinities": lambda t: t.isclose(t.tensor([math.inf, -math.inf, math.inf]),
+                                              t.tensor([math.inf, math.inf, math.nan])),
+    "allclose": lambda t: t.allclose(t.tensor([1.0, 2.0]), t.tensor([1.0, 2.0 + 1e-9])),
+    "equal of two dtypes": lambda t: t.equal(t.tensor([1, 2]), t.tensor([1.0, 2.0])),
+    "logical_xor of floats": lambda t: t.logical_xor(t.tensor([0.0, 2.0]), t.tensor([1.5, 0.0])),
+    "reflected shifts": lambda t: (2 << t.tensor([1, 3]), 64 >> t.tensor([1, 3])),
+    "shift bool": lambda t: t.tensor([True, False]) << 1,
+    "reflected bitwise": lambda t: (6 & t.tensor([3, 5]), 6 | t.tensor([3]), 6 ^ t.tensor([3])),
+    "bool ~": lambda t: ~t.tensor([True, False]),
+    "operators": lambda t: (t.tensor([5.5, -5.5]) % 2, 7 % t.tensor([2.0, -3.0]),
+                            t.tensor([5.5, -5.5]) // 2, 7 // t.tensor([2.0, -3.0])),
+    "isnan of integers": lambda t: t.isnan(t.tensor([1, 2])),
+    "float remainder by zero": lambda t: t.remainder(t.tensor([1.5, -1.5]), 0.0),
+    "float floor_divide by zero": lambda t: t.floor_divide(t.tensor([1.5, -1.5, 0.0]), 0.0),
+}
+
+
+@pytest.mark.parametrize("name", DTYPES)
+def test_values_and_dtypes(name):
+    same(*both(DTYPES[name]))
+
+
+def test_no_numpy_warnings():
+    """Out-of-domain inputs give nan and inf silently, forward and backward, as in PyTorch."""
+    x0 = [-1.0, 0.0, 1.0, 2.0, math.inf, -math.inf, math.nan]
+    fns = [lambda t, x, z: x.log2(), lambda t, x, z: x.log10(), lambda t, x, z: x.log1p(),
+           lambda t, x, z: x.rsqrt(), lambda t, x, z: x.asin(), lambda t, x, z: x.acos(),
+           lambda t, x, z: x.acosh(), lambda t, x, z: x.atanh(), lambda t, x, z: x.logit(),
+           lambda t, x, z: x.tan(), lambda t, x, z: x.exp2(), lambda t, x, z: x.expm1(),
+           lambda t, x, z: x.sinh(), lambda t, x, z: x.cosh(), lambda t, x, z: x.erf(),
+           lambda t, x, z: x.erfc(), lambda t, x, z: x.remainder(z), lambda t, x, z: x.fmod(z),
+           lambda t, x, z: t.atan2(x, z), lambda t, x, z: t.hypot(x, z),
+           lambda t, x, z: t.logaddexp(x, z), lambda t, x, z: t.addcdiv(z, x, z),
+           lambda t, x, z: t.lerp(x, z, 0.5), lambda t, x, z: x // 0.0, lambda t, x, z: x % 0.0]
+    for fn in fns:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            x = ndgrad.tensor(np.array(x0), requires_grad=True)
+            z = ndgrad.tensor(np.array([0.0, 0.0, 0.0, math.inf, 0.0, -math.inf, 1.0]),
+                              requires_grad=True)
+            got = fn(ndgrad, x, z)
+            if got.grad_fn.name() != "torch::autograd::NotImplemented":
+                got.backward(ndgrad.ones(7, dtype=ndgrad.float64))
+        xt = torch.tensor(np.array(x0), requires_grad=True)
+        zt = torch.tensor(z.detach().numpy(), requires_grad=True)
+        want = fn(torch, xt, zt)
+        same(got, want)
+        if x.grad is not None:
+            want.backward(torch.ones(7, dtype=torch.float64))
+            same([x.grad, z.grad], [xt.grad, zt.grad])
+
+
+# -- in-place forms ----------------------------------------------------------------------------
+INPLACE = {
+    "exp2_": (), "expm1_": (), "log2_": (), "log10_": (), "log1p_": (), "rsqrt_": (),
+    "square_": (), "tan_": (), "asin_": (), "acos_": (), "atan_": (), "sinh_": (), "cosh_": (),
+    "asinh_": (), "acosh_": (), "atanh_": (), "arcsin_": (), "fix_": (), "logit_": (0.1,),
+    "erf_": (), "erfc_": (), "floor_": (), "ceil_": (), "round_": (), "trunc_": (), "frac_": (),
+    "clamp_": (0.2, 0.6), "clip_": (None, 0.4), "nan_to_num_": (), "abs_": (), "neg_": (),
+    "exp_": (), "log_": (), "sqrt_": (), "sin_": (), "cos_": (), "tanh_": (), "sigmoid_": (),
+    "relu_": (), "sign_": (), "reciprocal_": (), "pow_": (3,), "remainder_": (0.3,),
+    "fmod_": (0.3,), "lerp_": ("T", 0.3), "atan2_": ("T",), "hypot_": ("T",),
+    "addcmul_": ("T", "T"), "addcdiv_": ("T", "T"), "floor_divide_": (0.3,),
+}
+DOMAIN = {"acosh_": 1.5, "log_": 0.1, "sqrt_": 0.1, "log2_": 0.1, "log10_": 0.1, "rsqrt_": 0.1}
+
+
+@pytest.mark.parametrize("name", INPLACE)
+def test_inplace_forms_match_torch(name):
+    """On a non-leaf and through a view: values, grad_fn names, versions and gradients."""
+    x0 = np.array([0.15, 0.45, 0.7, 0.85]) + DOMAIN.get(name, 0.0)
+
+    def run(t):
+        x = t.tensor(x0, requires_grad=True)
+        other = t.tensor(x0[::-1].copy(), requires_grad=True)
+        args = [other if a == "T" else a for a in INPLACE[name]]
+        y = x * 1
+        r = getattr(y, name)(*args)
+        assert r is y
+        base = x * 2
+        getattr(base[1:3], name)(*[other[1:3] if a == "T" else a for a in INPLACE[name]])
+        out = [y, base, y.grad_fn.name(), base.grad_fn.name(), y._version]
+        try:
+            ((y + base) * t.tensor(np.array([1.0, -2.0, 3.0, 0.5]))).sum().backward()
+            out += [x.grad, other.grad]
+        except (RuntimeError, NotImplementedError) as exc:  # PyTorch has no derivative
+            out += [type(exc).__name__, str(exc)]
+        return out
+    got, want = both(run)
+    same(got, want, rtol=1e-10)
+
+
+def test_inplace_operators_match_torch():
+    def run(t):
+        a = t.tensor([5, -7, 12])
+        a %= 4
+        a //= t.tensor([2, 3, -5])
+        a <<= 3
+        a >>= 1
+        a &= 6
+        a |= 1
+        a ^= 3
+        f = t.tensor([1.5, 2.0])
+        f **= 2
+        f %= 1.25
+        m = t.tensor([1.0, 0.0])
+        m.logical_and_(t.tensor([True, True]))
+        b = t.tensor([1, 2])
+        b.bitwise_not_()
+        return [a, f, m, b]
+    same(*both(run))

@@ -1,0 +1,376 @@
+"""nn.functional behaviour the op table cannot express: node names, in-place forms, errors and
+warnings, dropout's randomness, extreme inputs, and gradients that differ from finite differences
+on purpose (padding_idx, scale_grad_by_freq, clamped norms)."""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import ndgrad
+
+LIBS = (ndgrad, torch)
+
+
+def both(fn):
+    """Run ``fn(lib)`` with ndgrad and with torch."""
+    return fn(ndgrad), fn(torch)
+
+
+def close(a, b, atol=1e-6, rtol=1e-5):
+    assert str(a.dtype) == str(b.dtype)
+    assert tuple(a.shape) == tuple(b.shape)
+    np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), atol=atol, rtol=rtol)
+
+
+X = np.random.default_rng(3).uniform(-2, 2, size=(4, 5))
+LABELS = np.array([0, 3, 1, 4])
+
+
+def _x(lib, data=X, grad=True, dtype=None):
+    return lib.tensor(data, dtype=dtype, requires_grad=grad)
+
+
+# -- node names ---------------------------------------------------------------------------------
+NAMED = {
+    "relu": lambda L, x: L.nn.functional.relu(x),
+    "relu6": lambda L, x: L.nn.functional.relu6(x),
+    "leaky_relu": lambda L, x: L.nn.functional.leaky_relu(x),
+    "elu": lambda L, x: L.nn.functional.elu(x),
+    "selu": lambda L, x: L.nn.functional.selu(x),
+    "celu": lambda L, x: L.nn.functional.celu(x),
+    "gelu": lambda L, x: L.nn.functional.gelu(x),
+    "gelu_tanh": lambda L, x: L.nn.functional.gelu(x, approximate="tanh"),
+    "silu": lambda L, x: L.nn.functional.silu(x),
+    "mish": lambda L, x: L.nn.functional.mish(x),
+    "softplus": lambda L, x: L.nn.functional.softplus(x),
+    "hardtanh": lambda L, x: L.nn.functional.hardtanh(x),
+    "hardsigmoid": lambda L, x: L.nn.functional.hardsigmoid(x),
+    "hardswish": lambda L, x: L.nn.functional.hardswish(x),
+    "logsigmoid": lambda L, x: L.nn.functional.logsigmoid(x),
+    "softmax": lambda L, x: L.nn.functional.softmax(x, 1),
+    "log_softmax": lambda L, x: L.nn.functional.log_softmax(x, 1),
+    "softmin": lambda L, x: L.nn.functional.softmin(x, 1),
+    "linear": lambda L, x: L.nn.functional.linear(x, L.ones(3, 5, dtype=L.float64)),
+    "linear_bias": lambda L, x: L.nn.functional.linear(x, L.ones(3, 5, dtype=L.float64),
+                                                       L.ones(3, dtype=L.float64)),
+    "linear_3d": lambda L, x: L.nn.functional.linear(x[None], L.ones(3, 5, dtype=L.float64)),
+    "pad": lambda L, x: L.nn.functional.pad(x, (1, 1)),
+    "reflect": lambda L, x: L.nn.functional.pad(x[None], (1, 2), mode="reflect"),
+    "replicate2d": lambda L, x: L.nn.functional.pad(x[None], (1, 2, 1, 1), mode="replicate"),
+    "embedding": lambda L, x: L.nn.functional.embedding(L.tensor([1, 2]), x),
+    "mse": lambda L, x: L.nn.functional.mse_loss(x, L.zeros(4, 5, dtype=L.float64)),
+    "smooth_l1": lambda L, x: L.nn.functional.smooth_l1_loss(x, L.zeros(4, 5, dtype=L.float64)),
+    "huber": lambda L, x: L.nn.functional.huber_loss(x, L.zeros(4, 5, dtype=L.float64)),
+    "cross_entropy": lambda L, x: L.nn.functional.cross_entropy(x, L.tensor(LABELS)),
+    "nll": lambda L, x: L.nn.functional.nll_loss(x, L.tensor(LABELS), reduction="none"),
+    "bce": lambda L, x: L.nn.functional.binary_cross_entropy(x.sigmoid(),
+                                                             L.full((4, 5), 0.5, dtype=L.float64)),
+    "cosine": lambda L, x: L.nn.functional.cosine_similarity(x, x + 1),
+    "dropout": lambda L, x: L.nn.functional.dropout(x, 0.3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(NAMED))
+def test_grad_fn_names_match_torch(name):
+    got, want = both(lambda L: NAMED[name](L, _x(L)))
+    assert got.grad_fn.name() == want.grad_fn.name()
+
+
+INPLACE = {
+    "relu": {}, "relu6": {}, "leaky_relu": {"negative_slope": 0.1}, "elu": {"alpha": 0.7},
+    "selu": {}, "celu": {"alpha": 1.5}, "hardtanh": {"min_val": -0.5, "max_val": 1.2},
+    "silu": {}, "mish": {}, "hardsigmoid": {}, "hardswish": {},
+}
+
+
+@pytest.mark.parametrize("name", sorted(INPLACE))
+def test_inplace_forms_match_torch(name):
+    def run(L):
+        x = _x(L, X * 2)
+        y = x * 1
+        out = getattr(L.nn.functional, name)(y, inplace=True, **INPLACE[name])
+        assert out is y
+        (out * L.tensor(X, dtype=L.float64)).sum().backward()
+        return out, x.grad, out.grad_fn.name()
+    (o1, g1, n1), (o2, g2, n2) = both(run)
+    close(o1, o2)
+    close(g1, g2)
+    assert n1 == n2
+
+
+def test_inplace_on_leaf_is_refused():
+    with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+        ndgrad.nn.functional.relu(_x(ndgrad), inplace=True)
+
+
+# -- errors and warnings ------------------------------------------------------------------------
+def _F(L):
+    return L.nn.functional
+
+
+ERRORS = {
+    "ce_batch": lambda L: _F(L).cross_entropy(_x(L), L.tensor([1, 2])),
+    "ce_nd_target": lambda L: _F(L).cross_entropy(L.zeros(2, 4, 3), L.tensor([[1, 2], [0, 1]])),
+    "ce_out_of_bounds": lambda L: _F(L).cross_entropy(_x(L), L.tensor([1, 2, 7, 0])),
+    "ce_negative": lambda L: _F(L).cross_entropy(_x(L), L.tensor([1, 2, -3, 0])),
+    "ce_multi_target": lambda L: _F(L).cross_entropy(_x(L), L.zeros(4, 2)),
+    "ce_int32": lambda L: _F(L).cross_entropy(_x(L), L.tensor([1, 2, 3, 0], dtype=L.int32)),
+    "ce_label_smoothing": lambda L: _F(L).cross_entropy(_x(L), L.tensor(LABELS),
+                                                        label_smoothing=1.5),
+    "ce_prob_weight": lambda L: _F(L).cross_entropy(_x(L), L.zeros(4, 5, dtype=L.float64),
+                                                    weight=L.ones(3, dtype=L.float64)),
+    "nll_weight_shape": lambda L: _F(L).nll_loss(_x(L), L.tensor(LABELS),
+                                                 weight=L.ones(3, dtype=L.float64)),
+    "nll_weight_grad": lambda L: _F(L).nll_loss(_x(L), L.tensor(LABELS),
+                                                weight=L.ones(5, dtype=L.float64,
+                                                              requires_grad=True)),
+    "reduction": lambda L: _F(L).mse_loss(_x(L), _x(L), reduction="avg"),
+    "mse_shape": lambda L: _F(L).mse_loss(_x(L), L.zeros(3)),
+    "mse_weight": lambda L: _F(L).mse_loss(_x(L), _x(L), weight=L.ones(5)),
+    "smooth_l1_beta": lambda L: _F(L).smooth_l1_loss(_x(L), _x(L), beta=-1.0),
+    "huber_delta": lambda L: _F(L).huber_loss(_x(L), _x(L), delta=0.0),
+    "bce_shape": lambda L: _F(L).binary_cross_entropy(_x(L).sigmoid(), L.zeros(5)),
+    "bce_range": lambda L: _F(L).binary_cross_entropy(_x(L), L.zeros(4, 5, dtype=L.float64)),
+    "bce_weight_grad": lambda L: _F(L).binary_cross_entropy(
+        _x(L).sigmoid(), L.zeros(4, 5, dtype=L.float64), weight=_x(L)),
+    "bce_logits_shape": lambda L: _F(L).binary_cross_entropy_with_logits(_x(L), L.zeros(5)),
+    "bce_logits_pos_weight_grad": lambda L: _F(L).binary_cross_entropy_with_logits(
+        _x(L), L.zeros(4, 5, dtype=L.float64), pos_weight=L.ones(5, requires_grad=True)),
+    "kl_reduction": lambda L: _F(L).kl_div(_x(L), _x(L), reduction="avg"),
+    "one_hot_negative": lambda L: _F(L).one_hot(L.tensor([1, -1])),
+    "one_hot_too_big": lambda L: _F(L).one_hot(L.tensor([1, 5]), 3),
+    "one_hot_float": lambda L: _F(L).one_hot(L.tensor([1.0, 2.0])),
+    "one_hot_empty": lambda L: _F(L).one_hot(L.tensor([], dtype=L.int64)),
+    "dropout_p": lambda L: _F(L).dropout(_x(L), 1.5),
+    "pad_odd": lambda L: _F(L).pad(_x(L), (1,)),
+    "pad_too_long": lambda L: _F(L).pad(L.zeros(3), (1, 1, 1, 1)),
+    "pad_mode": lambda L: _F(L).pad(_x(L), (1, 1), mode="mirror"),
+    "pad_reflect_size": lambda L: _F(L).pad(L.zeros(1, 3), (3, 3), mode="reflect"),
+    "pad_reflect_2d": lambda L: _F(L).pad(L.zeros(1, 1, 3, 3), (1, 1, 3, 3), mode="reflect"),
+    "pad_reflect_dims": lambda L: _F(L).pad(L.zeros(1, 3), (1, 1, 1, 1), mode="reflect"),
+    "pad_replicate_1d": lambda L: _F(L).pad(L.zeros(3), (1, 1), mode="replicate"),
+    "pad_circular_wrap": lambda L: _F(L).pad(L.zeros(1, 1, 3), (4, 4), mode="circular"),
+    "pad_value": lambda L: _F(L).pad(L.zeros(1, 3), (1, 1), mode="reflect", value=1.0),
+    "embedding_index": lambda L: _F(L).embedding(L.tensor([5]), _x(L)),
+    "embedding_float": lambda L: _F(L).embedding(L.tensor([1.0]), _x(L)),
+    "embedding_padding_idx": lambda L: _F(L).embedding(L.tensor([1]), _x(L), padding_idx=4),
+    "linear_shape": lambda L: _F(L).linear(_x(L), L.zeros(3, 4, dtype=L.float64)),
+    "linear_dtype": lambda L: _F(L).linear(_x(L), L.zeros(3, 5)),
+    "bilinear_shape": lambda L: _F(L).bilinear(_x(L), _x(L), L.zeros(2, 3, 5, dtype=L.float64)),
+    "cosine_shape": lambda L: _F(L).cosine_similarity(_x(L), L.zeros(4, 3, dtype=L.float64)),
+    "gelu_approximate": lambda L: _F(L).gelu(_x(L), approximate="fast"),
+    "gelu_int": lambda L: _F(L).gelu(L.tensor([1, 2])),
+    "softmax_int": lambda L: _F(L).softmax(L.tensor([[1, 2]]), 0),
+    "log_softmax_int": lambda L: _F(L).log_softmax(L.tensor([1, 2]), 0),
+    "leaky_relu_int": lambda L: _F(L).leaky_relu(L.tensor([1, 2])),
+    "hardtanh_bounds": lambda L: _F(L).hardtanh(_x(L), 2.0, 1.0),
+    "softmax_dim": lambda L: _F(L).softmax(_x(L), 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ERRORS))
+def test_errors_match_torch(name):
+    caught = []
+    for L in (torch, ndgrad):
+        with pytest.raises(Exception) as info, warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ERRORS[name](L)
+        caught.append(info.value)
+    want, got = caught
+    assert type(got).__name__ == type(want).__name__
+    assert str(got) == str(want)
+
+
+WARNS = {
+    "softmax_dim": lambda L: _F(L).softmax(_x(L)),
+    "log_softmax_dim": lambda L: _F(L).log_softmax(_x(L)),
+    "softmin_dim": lambda L: _F(L).softmin(_x(L)),
+    "kl_mean": lambda L: _F(L).kl_div(_x(L), _x(L).exp()),
+    "mse_broadcast": lambda L: _F(L).mse_loss(_x(L), L.zeros(5, dtype=L.float64)),
+    "l1_broadcast": lambda L: _F(L).l1_loss(_x(L), L.zeros(1, 5, dtype=L.float64)),
+    "legacy_reduction": lambda L: _F(L).cross_entropy(_x(L), L.tensor(LABELS), size_average=False),
+}
+
+
+@pytest.mark.parametrize("name", sorted(WARNS))
+def test_warnings_match_torch(name):
+    results = []
+    for L in (torch, ndgrad):
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            out = WARNS[name](L)
+        results.append((out, [(x.category, str(x.message)) for x in w]))
+    (want, wmsg), (got, gmsg) = results
+    assert gmsg == wmsg and gmsg
+    close(got, want)
+
+
+# -- dropout ------------------------------------------------------------------------------------
+def test_dropout_is_seeded_scaled_and_masks_the_gradient():
+    F = ndgrad.nn.functional
+    x = ndgrad.ones(200, 100, requires_grad=True)
+    ndgrad.manual_seed(5)
+    a = F.dropout(x, 0.3)
+    ndgrad.manual_seed(5)
+    b = F.dropout(x, 0.3)
+    assert np.array_equal(a.detach().numpy(), b.detach().numpy())
+    vals = a.detach().numpy()
+    levels = np.unique(vals)
+    assert len(levels) == 2 and levels[0] == 0 and levels[1] == np.float32(1 / 0.7)
+    assert abs((vals == 0).mean() - 0.3) < 0.02
+    a.sum().backward()
+    assert np.array_equal(x.grad.numpy(), vals)
+    c = F.dropout(x, 0.3)
+    assert not np.array_equal(c.detach().numpy(), vals)  # the generator moved on
+
+
+def test_dropout_identity_and_extremes():
+    F = ndgrad.nn.functional
+    x = ndgrad.randn(4, 3, requires_grad=True)
+    assert F.dropout(x, 0.5, training=False) is x
+    assert F.dropout(x, 0.0) is x
+    z = F.dropout(x, 1.0)
+    assert z.grad_fn.name() == "MulBackward0" and not z.detach().numpy().any()
+    y = x * 1
+    out = F.dropout(y, 0.5, inplace=True)
+    assert out is y and set(np.unique((y / x).detach().numpy().round(6))) <= {0.0, 2.0}
+
+
+# -- numerics -----------------------------------------------------------------------------------
+BIG = np.array([[1000.0, -1000.0, 0.5], [-1000.0, 3.0, 1000.0]])
+EXTREME = {
+    "log_softmax": lambda L, x: L.nn.functional.log_softmax(x, 1),
+    "softmax": lambda L, x: L.nn.functional.softmax(x, 0),
+    "cross_entropy": lambda L, x: L.nn.functional.cross_entropy(x, L.tensor([1, 0])),
+    "cross_entropy_probs": lambda L, x: L.nn.functional.cross_entropy(
+        x, L.tensor([[0.2, 0.3, 0.5], [0.1, 0.1, 0.8]], dtype=x.dtype)),
+    "softplus": lambda L, x: L.nn.functional.softplus(x),
+    "logsigmoid": lambda L, x: L.nn.functional.logsigmoid(x),
+    "bce_with_logits": lambda L, x: L.nn.functional.binary_cross_entropy_with_logits(
+        x, L.full((2, 3), 0.3, dtype=x.dtype), pos_weight=L.full((3,), 2.0, dtype=x.dtype)),
+    "gelu": lambda L, x: L.nn.functional.gelu(x / 100),
+    "silu": lambda L, x: L.nn.functional.silu(x),
+    "mish": lambda L, x: L.nn.functional.mish(x),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", sorted(EXTREME))
+def test_large_inputs_stay_finite_and_match_torch(name, dtype):
+    def run(L):
+        x = L.tensor(BIG, dtype=getattr(L, dtype), requires_grad=True)
+        out = EXTREME[name](L, x)
+        out.sum().backward()
+        return out, x.grad
+    (o1, g1), (o2, g2) = both(run)
+    assert np.isfinite(o1.detach().numpy()).all() and np.isfinite(g1.numpy()).all()
+    close(o1, o2, atol=1e-4)
+    close(g1, g2, atol=1e-5)
+
+
+def test_gelu_matches_torch_over_a_wide_range():
+    grid = np.linspace(-12, 12, 4001)
+    got, want = both(lambda L: L.nn.functional.gelu(L.tensor(grid)))
+    close(got, want, atol=1e-14, rtol=1e-13)
+
+
+def test_binary_cross_entropy_at_saturated_probabilities():
+    p = np.array([0.0, 1.0, 0.5, 1e-30])
+    t = np.array([0.3, 0.6, 1.0, 0.0])
+
+    def run(L):
+        x = L.tensor(p, requires_grad=True)
+        tt = L.tensor(t, requires_grad=True)
+        out = L.nn.functional.binary_cross_entropy(x, tt, reduction="none")
+        out.sum().backward()
+        return out, x.grad, tt.grad
+    got, want = both(run)
+    for g, w in zip(got, want):
+        close(g, w)
+
+
+def test_zero_vectors_in_normalize_and_cosine_similarity():
+    data = np.array([[0.0, 0.0, 0.0], [1.0, -2.0, 0.5]])
+
+    def run(L):
+        x = L.tensor(data, requires_grad=True)
+        y = L.tensor(data[::-1].copy(), requires_grad=True)
+        n = L.nn.functional.normalize(x, dim=1)
+        c = L.nn.functional.cosine_similarity(x, y, dim=1)
+        (n.sum() + c.sum()).backward()
+        return n, c, x.grad, y.grad
+    got, want = both(run)
+    for g, w in zip(got, want):
+        close(g, w)
+
+
+def test_softmax_dtype_argument():
+    def run(L):
+        x = L.tensor(X, dtype=L.float32, requires_grad=True)
+        out = L.nn.functional.log_softmax(x, 1, dtype=L.float64)
+        out.sum().backward()
+        return out, x.grad
+    (o1, g1), (o2, g2) = both(run)
+    close(o1, o2)
+    close(g1, g2)
+
+
+# -- gradients that are not the derivative of the forward ---------------------------------------
+@pytest.mark.parametrize("kwargs", [{"padding_idx": 2}, {"padding_idx": -1},
+                                    {"scale_grad_by_freq": True},
+                                    {"padding_idx": 0, "scale_grad_by_freq": True}])
+def test_embedding_gradient_options(kwargs):
+    idx = np.array([[2, 2, 3], [0, 1, 2]])
+
+    def run(L):
+        w = _x(L)
+        out = L.nn.functional.embedding(L.tensor(idx), w, **kwargs)
+        (out * L.tensor(np.arange(30.0).reshape(2, 3, 5) - 4)).sum().backward()
+        return out, w.grad
+    (o1, g1), (o2, g2) = both(run)
+    close(o1, o2)
+    close(g1, g2)
+
+
+def test_embedding_max_norm_renormalizes_rows_in_place():
+    def run(L):
+        w = L.tensor(X * 3)
+        out = L.nn.functional.embedding(L.tensor([0, 2, 2]), w, max_norm=1.5)
+        return out, w
+    (o1, w1), (o2, w2) = both(run)
+    close(o1, o2)
+    close(w1, w2)
+
+
+def test_one_hot_infers_classes_and_is_int64():
+    got, want = both(lambda L: L.nn.functional.one_hot(L.tensor([[3, 0], [1, 1]])))
+    assert str(got.dtype) == "torch.int64"
+    assert np.array_equal(got.numpy(), want.numpy())
+
+
+def test_double_backward_of_cross_entropy_matches_torch():
+    def run(L):
+        x = _x(L)
+        loss = L.nn.functional.cross_entropy(x, L.tensor(LABELS), label_smoothing=0.1)
+        (g,) = L.autograd.grad(loss, x, create_graph=True)
+        (h,) = L.autograd.grad((g * g).sum(), x)
+        return g, h
+    (g1, h1), (g2, h2) = both(run)
+    close(g1, g2)
+    close(h1, h2)
+
+
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.2])
+def test_every_target_ignored_gives_nan_loss_and_zero_grad(label_smoothing):
+    def run(L):
+        x = _x(L)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            loss = L.nn.functional.cross_entropy(x, L.tensor([-100] * 4),
+                                                 label_smoothing=label_smoothing)
+            loss.backward()
+        return loss, x.grad
+    (l1, g1), (l2, g2) = both(run)
+    assert np.isnan(l1.item()) and np.isnan(l2.item())
+    close(g1, g2)

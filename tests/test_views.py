@@ -1,0 +1,248 @@
+"""Views against PyTorch: shared storage and version counters, ``_base``, in-place changes through
+views (CopySlices) and of their bases, and the errors PyTorch raises for in-place on views."""
+import numpy as np
+import pytest
+import torch
+
+import ndgrad
+from both import same
+
+BASE = np.arange(1., 13.).reshape(3, 4) / 7
+
+
+def leaf(t, a=BASE):
+    return t.tensor(np.array(a, dtype=np.float64), requires_grad=True)
+
+
+def test_mul_through_a_row_view():
+    def f(t):
+        x = leaf(t)
+        y = x * 1
+        y[0].mul_(2)
+        y.sum().backward()
+        return y, x.grad
+    same(f)
+
+
+def test_zeroing_a_slice_of_a_clone():
+    def f(t):
+        x = leaf(t)
+        y = x.clone()
+        y[1:] = 0
+        y.sum().backward()
+        return y, x.grad
+    same(f)
+
+
+def test_add_into_a_transposed_view():
+    def f(t):
+        x = leaf(t)
+        w = leaf(t, BASE.T * 3)
+        y = x * 1
+        v = y.t()
+        v.add_(w)
+        (y * y).sum().backward()
+        return v, y, x.grad, w.grad
+    same(f)
+
+
+INPLACE_THROUGH = {
+    "diagonal": lambda t, y: y.diagonal(1).mul_(3),
+    "narrow": lambda t, y: y.narrow(1, 1, 2).mul_(t.arange(6.).reshape(3, 2)),
+    "select": lambda t, y: y.select(1, -1).sub_(5),
+    "view": lambda t, y: y.view(12)[3:5].fill_(5.0),
+    "reshape": lambda t, y: y.reshape(2, 6).mul_(-1),
+    "permute-unsqueeze-squeeze": lambda t, y: y.permute(1, 0).unsqueeze(0).squeeze(0).mul_(3),
+    "flatten": lambda t, y: y.flatten().div_(4),
+    "unflatten": lambda t, y: y.unflatten(1, (2, 2))[:, 1].zero_(),
+    "mT": lambda t, y: y.mT[1:].add_(1),
+    "slice-step": lambda t, y: y[:, ::2].mul_(2),
+    "advanced-on-view": lambda t, y: y[1:].__setitem__((slice(None), [0, 0, 3]), 9.0),
+    "getitem-mixed-setitem": lambda t, y: y.__setitem__((0, [1, 2]), 4.0),
+    "copy_": lambda t, y: y[0].copy_(t.arange(4.)),
+    "masked_fill_": lambda t, y: y[1:].masked_fill_(y[1:] > 1, 0.5),
+    "tril_": lambda t, y: y[:, 1:].tril_(),
+}
+
+
+@pytest.mark.parametrize("name", sorted(INPLACE_THROUGH))
+def test_inplace_through_views_matches_torch(name):
+    def f(t):
+        x = leaf(t)
+        y = x * 2
+        INPLACE_THROUGH[name](t, y)
+        (y ** 2).sum().backward()
+        return y, y._version, x.grad
+    same(f)
+
+
+@pytest.mark.parametrize("name", ["diagonal", "select", "view", "slice-step", "mT"])
+def test_inplace_through_views_double_backward(name):
+    def f(t):
+        x = leaf(t)
+        y = x * x
+        INPLACE_THROUGH[name](t, y)
+        g = t.autograd.grad((y ** 2).sum(), x, create_graph=True)[0]
+        return g, t.autograd.grad(g.sum(), x)[0]
+    same(f)
+
+
+VIEWS = {
+    "view": lambda x: x.view(4, 3), "reshape": lambda x: x.reshape(12), "getitem": lambda x: x[1:, ::2],
+    "transpose": lambda x: x.transpose(0, 1), "permute": lambda x: x.permute(1, 0),
+    "expand": lambda x: x[:1].expand(5, 4), "squeeze": lambda x: x[:1].squeeze(0),
+    "unsqueeze": lambda x: x.unsqueeze(1), "diagonal": lambda x: x.diagonal(-1),
+    "select": lambda x: x.select(1, 2), "narrow": lambda x: x.narrow(0, 1, 2), "t": lambda x: x.t(),
+    "T": lambda x: x.T, "mT": lambda x: x.mT, "flatten": lambda x: x.flatten(),
+    "unflatten": lambda x: x.unflatten(0, (1, 3)), "split": lambda x: x.split(2, 1)[1],
+    "chunk": lambda x: x.chunk(2)[0], "unbind": lambda x: x.unbind(1)[3],
+    "broadcast_to": lambda x: x.broadcast_to((2, 3, 4)), "swapdims": lambda x: x.swapdims(0, 1),
+    "ellipsis": lambda x: x[...], "none": lambda x: x[None], "view-of-view": lambda x: x[1:].t()[2],
+}
+COPIES = {
+    "flip": lambda x: x.flip(0), "roll": lambda x: x.roll(1), "repeat": lambda x: x.repeat(1, 1),
+    "tile": lambda x: x.tile((1,)), "reshape-copy": lambda x: x.t().reshape(12),
+    "flatten-copy": lambda x: x.t().flatten(), "cat": lambda x: ndgrad.cat([x]) if isinstance(
+        x, ndgrad.Tensor) else torch.cat([x]),
+    "gather": lambda x: x.gather(0, (x > 100).long()), "index_select": lambda x: x.index_select(
+        1, (x[0] > 100).long()), "advanced": lambda x: x[[0, 1]], "mask": lambda x: x[x > 0],
+    "tril": lambda x: x.tril(), "diag": lambda x: x.diag(), "take": lambda x: x.take((x[0] > 9).long()),
+    "masked_fill": lambda x: x.masked_fill(x > 100, 0.0), "masked_select": lambda x: x.masked_select(x > 0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VIEWS))
+def test_views_share_storage_and_version(name):
+    def f(t):
+        x = t.tensor(BASE)
+        v = VIEWS[name](x)
+        before = (v._is_view(), v._base is x, v._version)
+        x.add_(1)
+        seen = v.clone()
+        if name not in ("expand", "broadcast_to"):
+            v.mul_(10)
+        return before, v._version, x._version, seen, x
+    same(f)
+
+
+@pytest.mark.parametrize("name", sorted(COPIES))
+def test_copies_do_not_share_storage(name):
+    def f(t):
+        x = t.tensor(BASE)
+        c = COPIES[name](x)
+        before = (c._is_view(), c._base is None, c._version)
+        x.add_(1)
+        return before, c, c._version
+    same(f)
+
+
+def test_base_is_the_root_and_storage_is_numpy_shared():
+    x = ndgrad.tensor(BASE)
+    v = x[1:].t().unsqueeze(0)[0, 2]
+    assert v._base is x and np.shares_memory(v.numpy(), x.numpy())
+    v.fill_(-1)
+    assert x._version == 1 and (x[1:, 2] == -1).all()
+
+
+def test_views_of_leaves_and_their_inplace_errors():
+    same(lambda t: leaf(t)[0].mul_(2))
+    same(lambda t: leaf(t).t().add_(1))
+    same(lambda t: leaf(t).diagonal().zero_())
+    same(lambda t: leaf(t).view(12).__setitem__(0, 1.0))
+
+    def no_grad_ok(t):
+        x = leaf(t)
+        with t.no_grad():
+            x[0].mul_(2)
+        return x, x._version
+    same(no_grad_ok)
+
+
+def test_multi_output_views_refuse_inplace():
+    same(lambda t: (leaf(t) * 1).split(2, 1)[0].mul_(2))
+    same(lambda t: (leaf(t) * 1).split([1, 2])[1].add_(2))
+    same(lambda t: (leaf(t) * 1).chunk(2)[0].zero_())
+    same(lambda t: (leaf(t) * 1).unbind(1)[0].mul_(2))
+
+    def base_changed(t):
+        y = leaf(t) * 1
+        a, b = y.split(2)
+        y.add_(1)
+        return a.grad_fn
+
+    same(base_changed)
+
+    def without_grad(t):
+        y = t.tensor(BASE)
+        a, _ = y.split(2)
+        a.mul_(2)
+        return y
+    same(without_grad)
+
+
+def test_expanded_views_refuse_inplace_except_fills():
+    same(lambda t: t.ones(3, 1).expand(3, 4).add_(1))
+    same(lambda t: t.ones(3, 1).expand(3, 4).mul_(t.ones(3, 4)))
+
+    def fills(t):
+        x = t.ones(3, 1)
+        x.expand(3, 4).zero_()
+        y = t.ones(3)
+        y.broadcast_to((2, 3)).fill_(2.0)
+        return x, y, x._version
+    same(fills)
+
+
+def test_autograd_grad_through_inplace_on_views():
+    def f(t):
+        x = leaf(t)
+        w = leaf(t, [1., 2., 3.])
+        y = x * x
+        y[:, 1].mul_(w)
+        return t.autograd.grad((y ** 2).sum(), [x, w])
+    same(f)
+
+
+def test_view_sees_base_inplace_and_regenerates_grad_fn():
+    def f(t):
+        x = leaf(t)
+        y = x * 1
+        v = y[1]
+        y.mul_(2)
+        out = (v * v).sum()
+        out.backward()
+        return type(v.grad_fn).__name__, v, x.grad
+    same(f)
+
+
+def test_saved_view_modified_inplace_is_detected():
+    def f(t):
+        x = leaf(t)
+        y = x * 1
+        v = y[0]
+        z = v.exp()
+        y.mul_(2)
+        z.sum().backward()
+    same(f)
+
+
+def test_setitem_value_gradient_through_view():
+    def f(t):
+        x = t.zeros(3, 4)
+        w = leaf(t, [1., 2., 3., 4.])
+        x[1] = w
+        x.t()[2:, 0] = w[:2] * 3
+        (x ** 2).sum().backward()
+        return x, w.grad, x._version
+    same(f)
+
+
+def test_contiguous_copies_only_when_needed():
+    def f(t):
+        x = leaf(t)
+        y = x.t().contiguous()
+        z = y.view(-1) * t.arange(12.)
+        z.sum().backward()
+        return (x.contiguous() is x, y.is_contiguous(), y._is_view(), x.t().is_contiguous(), z,
+                x.grad)
+    same(f)
