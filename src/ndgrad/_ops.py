@@ -40,6 +40,7 @@ import numpy as np
 from . import _dtypes
 from ._dtypes import FROM_NUMPY, result_type
 from ._tensor import Tensor, _wrap, _wrap_dim
+from .autograd import engine as _engine
 from .autograd.engine import ERR_BACKWARD_TWICE, HINT, Node, new_node
 from .autograd.grad_mode import state
 from .autograd.graph import Packed, hook_state
@@ -75,6 +76,7 @@ class Op:
         self.calls = tuple(None if rule is None else self._caller(rule, spec)
                            for rule, spec in self.rules)
         self.freeable = tuple(j for j, (kind, _, _) in enumerate(self.saves) if kind != _SHAPE)
+        self.plans = {}  # input mask -> what to save (see _save_plan)
         self.node_cls = type(name, (OpNode,), {"__slots__": (), "op": self, "nout": nout})
 
     def _caller(self, rule, spec):
@@ -233,8 +235,8 @@ def _record(op, out, args, arrays, attrs):
     """Attach a node to ``out``: edges to the inputs, and the values the rules named."""
     edges = []
     metas = []
-    complete = True
-    for a in args:
+    mask = 0  # bit k set: input k gets an edge (its gradient is wanted)
+    for k, a in enumerate(args):
         if isinstance(a, Tensor):
             fn = a._grad_fn
             if fn is not None:
@@ -243,17 +245,18 @@ def _record(op, out, args, arrays, attrs):
                 edges.append((fn, a._output_nr))
                 d = a._data
                 metas.append((d.shape, d.dtype))
+                mask |= 1 << k
                 continue
             if a._requires_grad:
                 edges.append((a, 0))
                 d = a._data
                 metas.append((d.shape, d.dtype))
+                mask |= 1 << k
                 continue
         edges.append(None)
         metas.append(None)
-        complete = False
     if op.saves:
-        saved, versions = _save(op, out, args, arrays, edges, complete)
+        saved, versions = _save(op, out, args, arrays, mask)
     else:
         saved = versions = ()
     out._grad_fn = node = new_node(op.node_cls, tuple(edges), saved, versions, attrs,
@@ -262,30 +265,36 @@ def _record(op, out, args, arrays, attrs):
         _ON_RECORD(node, out)
 
 
-def _save(op, out, args, arrays, edges, complete):
+def _save_plan(op, mask):
+    """Which saved values the rules of the inputs in ``mask`` read (cached per op and mask)."""
+    wanted = set()
+    for k, keys in enumerate(op.rule_saves):
+        if mask >> k & 1:
+            wanted |= keys
+    plan = tuple((j, kind, i) for j, (kind, i, _) in enumerate(op.saves) if j in wanted)
+    op.plans[mask] = plan
+    return plan
+
+
+def _save(op, out, args, arrays, mask):
     """The values the rules of the wanted inputs name, with the versions to check them against."""
-    wanted = None
-    if not complete:
-        wanted = set()
-        for e, keys in zip(edges, op.rule_saves):
-            if e is not None:
-                wanted |= keys
-    saved = []
-    versions = []
-    for j, (kind, i, _) in enumerate(op.saves):
-        if wanted is not None and j not in wanted:
-            saved.append(None)
-            versions.append(None)
-        elif kind == _IN:
+    plan = op.plans.get(mask)
+    if plan is None:
+        plan = _save_plan(op, mask)
+    n = len(op.saves)
+    saved = [None] * n
+    versions = [None] * n
+    for j, kind, i in plan:
+        if kind == _IN:
             a = args[i]
-            saved.append(a)
-            versions.append(a._vc[0] if isinstance(a, Tensor) else None)
+            saved[j] = a
+            if isinstance(a, Tensor):
+                versions[j] = a._vc[0]
         elif kind == _SHAPE:
-            saved.append(np.shape(arrays[i]))
-            versions.append(None)
+            saved[j] = np.shape(arrays[i])
         else:
-            saved.append(_SavedOut(out._data, out._vc))
-            versions.append(out._vc[0])
+            saved[j] = _SavedOut(out._data, out._vc)
+            versions[j] = out._vc[0]
     return tuple(saved), tuple(versions)
 
 
@@ -336,7 +345,12 @@ def apply(op: Op, *args, attrs=()):
     """Run ``op`` on tensors (and Python scalars); record a node if a gradient is wanted."""
     if _VMAP is not None:
         return _VMAP.dispatch(op, args, attrs)
-    arrays, target = _arrays(op, args)
+    if len(args) == 1 and type(args[0]) is Tensor and args[0]._data.dtype.kind == "f" \
+            and op.dtype != "bool":
+        # PERF: one floating tensor needs no promotion: skips `_arrays` (~40% of a unary op)
+        arrays, target = [args[0]._data], None
+    else:
+        arrays, target = _arrays(op, args)
     try:
         out = op.fwd(*arrays, *attrs)
     except ValueError as exc:
@@ -621,7 +635,9 @@ def sum_to_shape(g, shape, graph):
                                       if s == 1 and g.shape[i + lead] != 1)
     if graph:
         return apply(SUM_DIM, g, attrs=(axes, True)).reshape(shape) if axes else g.reshape(shape)
-    return np.sum(g, axis=axes, keepdims=True).reshape(shape) if axes else g.reshape(shape)
+    # PERF: the ufunc's reduce skips np.sum's Python wrapper (~5 us on small arrays)
+    r = np.add.reduce(g, axis=axes, keepdims=True) if axes else g
+    return r if r.shape == shape else r.reshape(shape)
 
 
 def kept_shape(shape, dim):
@@ -713,13 +729,18 @@ WHERE = defop("WhereBackward0", "cond a b", np.where, None,
               lambda xp, g, cond: xp.where(cond, 0.0, g))
 
 # -- reductions ------------------------------------------------------------------------------
-SUM = defop("SumBackward0", "a", lambda a, dtype=None: np.sum(a, dtype=dtype),
+SUM = defop("SumBackward0", "a", lambda a, dtype=None: np.add.reduce(a, axis=None, dtype=dtype),
             lambda xp, g, a_shape: xp.broadcast_to(g, a_shape), attrs="dtype", dtype="keep")
 SUM_DIM = defop("SumBackward1", "a",
                 lambda a, dim, keepdim, dtype=None: np.sum(a, axis=dim, keepdims=keepdim, dtype=dtype),
                 lambda xp, g, a_shape, dim, keepdim: expand_back(xp, g, a_shape, dim, keepdim),
                 attrs="dim keepdim dtype", dtype="keep")
-MEAN = defop("MeanBackward0", "a", np.mean,
+def _mean(a):
+    # PERF: np.mean's Python wrapper costs ~5 us; a sum and one division is what it computes
+    return np.add.reduce(a, axis=None) / a.size if a.dtype.char in "fd" and a.size else np.mean(a)
+
+
+MEAN = defop("MeanBackward0", "a", _mean,
              lambda xp, g, a_shape: xp.broadcast_to(g, a_shape) / _numel(a_shape), dtype="keep")
 MEAN_DIM = defop("MeanBackward1", "a",
                  lambda a, dim, keepdim: np.mean(a, axis=dim, keepdims=keepdim),
@@ -832,9 +853,19 @@ def view_scatter(g, shape, view_fn):
     return apply(VIEW_SCATTER, g, attrs=(tuple(shape), view_fn))
 
 
+def _expand(g, shape):
+    """``g`` broadcast to ``shape``: a copy when small (cheaper than np.broadcast_to's Python
+    wrapper, and writeable), a read-only view when large (no memory traffic)."""
+    if len(shape) == 0 or _numel(shape) <= 4096:
+        r = np.empty(shape, np.result_type(g))
+        r[...] = g
+        return r
+    return np.broadcast_to(g, shape)
+
+
 NX = SimpleNamespace(
     where=np.where, sign=np.sign, cos=np.cos, sin=np.sin, exp=np.exp, log=np.log, sqrt=np.sqrt,
-    reshape=np.reshape, broadcast_to=np.broadcast_to,
+    reshape=np.reshape, broadcast_to=_expand,
     sum_to=lambda g, shape: sum_to_shape(g, shape, False),
     view_scatter=_scatter_fwd, index_acc=_index_acc_fwd, asarray=np.asarray,
 )
@@ -855,3 +886,8 @@ TX = SimpleNamespace(
     index_acc=lambda g, shape, key: apply(INDEX_ACC, g, attrs=(tuple(shape), key)),
     asarray=_t,
 )
+
+
+# The engine needs a few of this module's names; bind them once (see autograd/engine.py).
+_engine.sum_to_shape, _engine.COPY, _engine.inplace, _engine._SavedOut = \
+    sum_to_shape, COPY, inplace, _SavedOut

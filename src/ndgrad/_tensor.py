@@ -490,3 +490,12 @@ def _wrap_dim(dim: int, ndim: int) -> int:
         raise IndexError(f"Dimension out of range (expected to be in range of [{-n}, {n - 1}], "
                          f"but got {dim})")
     return dim % n
+
+
+# The engine and the autograd API import this module's names lazily; bind them once here.
+from . import autograd as _autograd  # noqa: E402
+from .autograd import engine as _engine  # noqa: E402
+
+_engine.Tensor = _autograd.Tensor = Tensor
+_engine._wrap = _autograd._wrap = _wrap
+_autograd.Size = Size

@@ -14,13 +14,15 @@ from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .grad_mode import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
                         no_grad, set_grad_enabled)
 
+# Bound by _tensor.py once the Tensor class exists (the two modules import each other).
+Tensor = Size = _wrap = None
+
 __all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
            "is_grad_enabled", "is_inference_mode_enabled", "Function", "forward_ad", "graph",
            "gradcheck", "gradgradcheck", "GradcheckError", "detect_anomaly", "set_detect_anomaly"]
 
 
 def _tuple(x):
-    from .._tensor import Tensor
     if x is None:
         return None
     if isinstance(x, Tensor):
@@ -30,7 +32,6 @@ def _tuple(x):
 
 def _make_grads(outputs, grads, create_graph):
     """Check or create the seed gradient of each output, as PyTorch's ``_make_grads`` does."""
-    from .._tensor import Size, Tensor, _wrap
     out = []
     for i, (o, g) in enumerate(zip(outputs, grads)):
         if isinstance(g, Tensor):
@@ -95,7 +96,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     >>> ndgrad.autograd.grad(x ** 2, x)
     (tensor(6.),)
     """
-    from .._tensor import Tensor, _wrap
     if materialize_grads and allow_unused is False:
         raise ValueError("Expected allow_unused to be True or not passed when materialize_grads=True, "
                          "but got: allow_unused=False.")

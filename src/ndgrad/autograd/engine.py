@@ -10,7 +10,13 @@ import weakref
 
 import numpy as np
 
+from .._dtypes import FROM_NUMPY
 from .grad_mode import state
+
+# PERF: names from modules that import this one are bound once, when those modules load
+# (_tensor.py and _ops.py), instead of by an import statement on every backward (~1 us each).
+Tensor = _wrap = None
+sum_to_shape = COPY = inplace = _SavedOut = None
 
 ERR_BACKWARD_TWICE = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -116,8 +122,6 @@ def _saved_value(node, op, key):
     if name in names:
         if node.saved is None:
             raise RuntimeError(ERR_BACKWARD_TWICE)
-        from .._ops import _SavedOut
-        from .._tensor import _wrap
         from .graph import Packed
         v = node.saved[names.index(name)]
         if type(v) is _SavedOut:
@@ -175,11 +179,9 @@ def _reconcile(g, meta, graph):
     """Sum a broadcast gradient back to the input's shape and cast it to the input's dtype."""
     shape, dt = meta
     if g.shape != shape:
-        from .._ops import sum_to_shape
         g = sum_to_shape(g, shape, graph)
     if graph:
         if g._data.dtype != dt:
-            from .._dtypes import FROM_NUMPY
             g = g.to(FROM_NUMPY[dt])
     elif g.dtype != dt:
         g = g.astype(dt)
@@ -189,7 +191,6 @@ def _reconcile(g, meta, graph):
 def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, accumulate=True):
     """Differentiate ``roots`` (tensors) seeded with ``root_grads``; fill leaf ``.grad`` when
     ``accumulate``, and return the gradients reaching ``inputs`` (tensors) when given."""
-    from .._tensor import Tensor, _wrap
 
     graph = create_graph
 
@@ -312,7 +313,6 @@ def _nout(target) -> int:
 
 def _prune(order, deps, wanted):
     """The nodes whose backward must run: those from which a wanted node can be reached."""
-    from .._tensor import Tensor
     needed = set()
     # NOTE: `order` is a depth-first discovery order, which in a graph with shared nodes can list
     # a node after one it leads to, so sweep until nothing changes (usually one or two sweeps).
@@ -331,7 +331,6 @@ def _prune(order, deps, wanted):
 
 
 def _as_tensor(g, graph):
-    from .._tensor import _wrap
     return g if graph or g is None else _wrap(g)
 
 
@@ -359,7 +358,6 @@ def _tensor_hooks(n, grads, graph):
 
 
 def _accumulate_nonleaf(t, g, graph):
-    from .._tensor import _wrap
     if graph:
         t._grad = g.clone() if t._grad is None else t._grad + g
     else:
@@ -368,7 +366,6 @@ def _accumulate_nonleaf(t, g, graph):
 
 def _accumulate(t, g, graph):
     """Add a leaf's gradient into ``.grad``: its hooks first, post-accumulate hooks after."""
-    from .._tensor import _wrap
     if t._hooks is not None:
         for h in list(t._hooks):
             r = h(_as_tensor(g, graph))
@@ -378,7 +375,6 @@ def _accumulate(t, g, graph):
     if graph:
         if old is None:
             # NOTE: PyTorch fills a fresh buffer with copy_, so the new .grad shows CopyBackwards.
-            from .._ops import COPY, inplace
             t._grad = inplace(COPY, _wrap(np.empty(g._data.shape, g._data.dtype)), g)
         else:
             t._grad = old + g
