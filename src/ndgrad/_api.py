@@ -7,7 +7,7 @@ import numpy as np
 from . import _dtypes
 from . import _ops as O
 from ._dtypes import to_dtype
-from ._ops import apply, binary, inplace, rbinary
+from ._ops import apply, binary, inplace, rbinary, unary
 from ._tensor import Tensor, _wrap, _wrap_dim
 
 _Number = (bool, int, float, complex)
@@ -104,7 +104,7 @@ def neg(input) -> Tensor:
 
 
 def reciprocal(input) -> Tensor:
-    return apply(O.RECIPROCAL, input)
+    return unary(O.RECIPROCAL, input)
 
 
 def pow(input, exponent) -> Tensor:
@@ -123,43 +123,43 @@ def pow(input, exponent) -> Tensor:
 
 
 def abs(input) -> Tensor:
-    return apply(O.ABS, input)
+    return unary(O.ABS, input)
 
 
 def exp(input) -> Tensor:
-    return apply(O.EXP, input)
+    return unary(O.EXP, input)
 
 
 def log(input) -> Tensor:
-    return apply(O.LOG, input)
+    return unary(O.LOG, input)
 
 
 def sqrt(input) -> Tensor:
-    return apply(O.SQRT, input)
+    return unary(O.SQRT, input)
 
 
 def sin(input) -> Tensor:
-    return apply(O.SIN, input)
+    return unary(O.SIN, input)
 
 
 def cos(input) -> Tensor:
-    return apply(O.COS, input)
+    return unary(O.COS, input)
 
 
 def tanh(input) -> Tensor:
-    return apply(O.TANH, input)
+    return unary(O.TANH, input)
 
 
 def sigmoid(input) -> Tensor:
-    return apply(O.SIGMOID, input)
+    return unary(O.SIGMOID, input)
 
 
 def relu(input) -> Tensor:
-    return apply(O.RELU, input)
+    return unary(O.RELU, input)
 
 
 def sign(input) -> Tensor:
-    return apply(O.SIGN, input)
+    return unary(O.SIGN, input)
 
 
 def where(condition, input, other) -> Tensor:

@@ -80,16 +80,13 @@ class Op:
         self.node_cls = type(name, (OpNode,), {"__slots__": (), "op": self, "nout": nout})
 
     def _caller(self, rule, spec):
-        if isinstance(rule, str):  # NOT_IMPLEMENTED: recorded, and refused at backward
+        """(rule, getter, spread): ``rule(*getter(env))`` if spread else ``rule(getter(env))``."""
+        if isinstance(rule, str):  # not_implemented(...): recorded, and refused at backward
             def refuse(env, name=rule):
                 raise RuntimeError(f"the derivative for '{name}' is not implemented.")
-            return refuse
+            return refuse, _identity, False
         idx = tuple(k if k >= 0 else 2 + len(self.saves) + (-1 - k) for k in spec)
-        if len(idx) == 1:
-            i = idx[0]
-            return lambda env: rule(env[i])
-        get = operator.itemgetter(*idx)
-        return lambda env: rule(*get(env))
+        return rule, operator.itemgetter(*idx), len(idx) > 1
 
     def _slot(self, p: str) -> int:
         if p == "g":
@@ -112,6 +109,10 @@ class Op:
 
     def __repr__(self):
         return f"<op {self.name}>"
+
+
+def _identity(x):
+    return x
 
 
 def not_implemented(public_name: str) -> str:
@@ -186,11 +187,14 @@ class OpNode(Node):
             env += self._unpack(graph)
         if self.attrs:
             env += self.attrs
-        if useful is None:
-            return [None if e is None or c is None else c(env)
-                    for e, c in zip(self.next, op.calls)]
-        return [None if e is None or c is None or e[0] not in useful else c(env)
-                for e, c in zip(self.next, op.calls)]
+        outs = []
+        for e, c in zip(self.next, op.calls):
+            if e is None or c is None or (useful is not None and e[0] not in useful):
+                outs.append(None)
+            else:
+                rule, get, spread = c
+                outs.append(rule(*get(env)) if spread else rule(get(env)))
+        return outs
 
 
 _BACKWARD_SUFFIX = r"Backwards?\d*$"
@@ -380,6 +384,22 @@ def _finish(op, out, target, args, arrays, attrs):
         _record(op, t, args, arrays, attrs)
     if _FWD is not None:
         _FWD.op(op, t, args, arrays, attrs)
+    return t
+
+
+def unary(op: Op, a: Tensor):
+    """The hot path for a one-input op on a floating tensor (exp, sin, relu...)."""
+    x = a._data
+    if _VMAP is not None or type(a) is not Tensor or x.dtype.kind != "f":
+        return apply(op, a)
+    out = op.fwd(x)
+    if type(out) is not _ndarray:
+        out = np.asarray(out)
+    t = _wrap(out)
+    if state.enabled and (a._grad_fn is not None or a._requires_grad):
+        _record(op, t, (a,), (x,), ())
+    if _FWD is not None:
+        _FWD.op(op, t, (a,), (x,), ())
     return t
 
 

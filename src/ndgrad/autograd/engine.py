@@ -281,7 +281,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                           tuple(_as_tensor(g, graph) for g in grads))
                     if r is not None:
                         outs = [_as_array(x, graph) for x in r]
-            if not retain_graph:
+            if not retain_graph and n.saved:
                 n.release()
             for e, g, meta in zip(n.next, outs, n.metas):
                 if e is None:
@@ -294,7 +294,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                         g = _reconcile(g, meta, graph)
                     slots = buf.get(tgt)
                     if slots is None:
-                        slots = buf[tgt] = [None] * _nout(tgt)
+                        slots = buf[tgt] = [None] * (
+                            1 if type(tgt) is Tensor or isinstance(tgt, Tensor) else tgt.nout)
                     nr = e[1]
                     prev = slots[nr]
                     slots[nr] = g if prev is None else prev + g
