@@ -352,7 +352,8 @@ def apply(op: Op, *args, attrs=()):
     if len(args) == 1 and type(args[0]) is Tensor and args[0]._data.dtype.kind == "f" \
             and op.dtype != "bool":
         # PERF: one floating tensor needs no promotion: skips `_arrays` (~40% of a unary op)
-        arrays, target = [args[0]._data], None
+        x = args[0]._data
+        arrays, target = [x], (None if op.dtype == "keep" else x.dtype)
     else:
         arrays, target = _arrays(op, args)
     try:
@@ -395,6 +396,8 @@ def unary(op: Op, a: Tensor):
     out = op.fwd(x)
     if type(out) is not _ndarray:
         out = np.asarray(out)
+    if out.dtype is not x.dtype and op.dtype != "keep":
+        out = out.astype(x.dtype)
     t = _wrap(out)
     if state.enabled and (a._grad_fn is not None or a._requires_grad):
         _record(op, t, (a,), (x,), ())
