@@ -142,8 +142,11 @@ class OpNode(Node):
         saved = self.saved
         if saved is None:
             raise RuntimeError(ERR_BACKWARD_TWICE)
+        versions = self.versions
+        if versions.count(None) == len(versions):
+            return saved  # PERF: numbers and shapes only: nothing to check or unwrap
         vals = []
-        for v, ver in zip(saved, self.versions):
+        for v, ver in zip(saved, versions):
             if ver is None:
                 vals.append(v)
             elif type(v) is _SavedOut:
