@@ -13,6 +13,7 @@ import numpy as np
 from . import _ops as O
 from . import _vmap as V
 from ._tensor import Tensor, _wrap
+from .autograd import forward_ad as fwAD
 from .autograd.grad_mode import enable_grad, state
 
 __all__ = ["vmap", "grad", "grad_and_value", "vjp", "jvp", "jacrev", "jacfwd", "hessian",
@@ -208,11 +209,14 @@ class _Prepared:
                 self.wrapped.append(x)
                 continue
             plain, _ = V.unwrap_all(V.ensure_levels(x, self.levels))
+            tangent = fwAD.unpack_dual(plain).tangent
             if plain.requires_grad and state.enabled:
                 self.outer = True
                 p = O.apply(O.CLONE, plain)
             else:
                 p = plain.detach().requires_grad_()
+                if tangent is not None:
+                    p = fwAD.make_dual(p, tangent)
             self.inner.append(p)
             self.wrapped.append(V.rewrap(p, self.levels))
 
@@ -223,6 +227,10 @@ class _Prepared:
         """The gradients reaching each stand-in, as plain tensors (zeros where unused)."""
         from .autograd import grad as autograd_grad
         targets = [p for p in self.inner if p is not None]
+        # NOTE: forward over reverse: while a level of forward AD is active the backward records
+        # its ops, so that they carry the tangents (of the stand-ins, or of tensors the function
+        # closed over) to the gradients.
+        create_graph = create_graph or fwAD._Level.current is not None
         live = [(o, s) for o, s in zip(outputs, seeds) if o.requires_grad]
         if live:
             res = list(autograd_grad([o for o, _ in live], targets, [s for _, s in live],
@@ -241,6 +249,14 @@ class _Prepared:
                 r = _wrap(np.zeros(p._data.shape, p._data.dtype))
             out.append(r)
         return out
+
+
+def _detach(t: Tensor) -> Tensor:
+    """``t`` cut from the graph, keeping its forward-mode tangent (cut from the graph too)."""
+    plain, levels = V.unwrap_all(t)
+    tangent = fwAD.unpack_dual(plain).tangent
+    d = plain.detach()
+    return V.rewrap(d if tangent is None else fwAD.make_dual(d, tangent.detach()), levels)
 
 
 def _argnums(argnums, n):
@@ -285,8 +301,8 @@ def grad_and_value(func: Callable, argnums=0, has_aux: bool = False) -> Callable
             plain = prep.plain(out)
             seed = _wrap(np.ones(plain._data.shape, plain._data.dtype))
             gs = prep.grads([plain], [seed], prep.outer)
-        gs = [V.rewrap(g if prep.outer else g.detach(), prep.levels) for g in gs]
-        value = out if prep.outer else V.rewrap(plain.detach(), prep.levels)
+        gs = [V.rewrap(g if prep.outer else _detach(g), prep.levels) for g in gs]
+        value = out if prep.outer else V.rewrap(_detach(plain), prep.levels)
         g = _unflatten(gs, spec)
         g = g if isinstance(argnums, tuple) else g[0]
         return (g, (value, aux)) if has_aux else (g, value)
@@ -374,17 +390,17 @@ def vjp(func: Callable, *primals, has_aux: bool = False):
         res = []
         for g in gs:
             if not batched:
-                g = V.rewrap(g if graph else g.detach(), prep.levels)
+                g = V.rewrap(g if graph else _detach(g), prep.levels)
             else:
                 g = V.ensure_levels(g, sorted(new))
                 g, _ = _to_new_levels(g, prep.levels, False)
                 if not prep.outer:
-                    g = g.detach()
+                    g = _detach(g)
             res.append(g)
         return _unflatten(res, spec)
 
     if not prep.outer:
-        out = _unflatten([V.rewrap(p.detach(), prep.levels) for p in plains], ospec)
+        out = _unflatten([V.rewrap(_detach(p), prep.levels) for p in plains], ospec)
     return (out, vjp_fn, aux) if has_aux else (out, vjp_fn)
 
 
@@ -393,10 +409,13 @@ def vjp(func: Callable, *primals, has_aux: bool = False):
 # ---------------------------------------------------------------------------------------------
 
 def jvp(func: Callable, primals, tangents, *, strict: bool = False, has_aux: bool = False):
-    """``func(*primals)`` and its Jacobian applied to ``tangents`` (`torch.func.jvp`)."""
-    # NOTE: computed as the vjp of a vjp (the "double-vjp trick"): the vjp is linear in its
-    # cotangent, so differentiating it with respect to the cotangent, seeded with the tangents,
-    # gives J @ tangents. It composes with vmap and grad like every reverse-mode transform.
+    """``func(*primals)`` and its Jacobian applied to ``tangents``, by forward-mode AD
+    (`torch.func.jvp`).
+
+    >>> import ndgrad
+    >>> ndgrad.func.jvp(lambda x: x ** 2, (ndgrad.tensor([1., 2.]),), (ndgrad.tensor([1., 1.]),))
+    (tensor([1., 4.]), tensor([2., 4.]))
+    """
     if not isinstance(primals, tuple):
         raise RuntimeError("jvp(f, primals, tangents): Expected primals to be a tuple. E.g. it "
                            "should be valid to call f(*primals).")
@@ -405,34 +424,89 @@ def jvp(func: Callable, primals, tangents, *, strict: bool = False, has_aux: boo
                            "should be valid to call f(*primals).")
     pl, pspec = _flatten(primals)
     tl, tspec = _flatten(tangents)
-    if len(pl) != len(tl):
-        raise RuntimeError("jvp(f, primals, tangents): Expected primals and tangents to have "
-                           "the same python structure. For example, if primals is a tuple of 3 "
-                           "tensors, tangents also must be. Got primals with structure "
-                           f"{_spec_str(pspec)} and tangents with structure {_spec_str(tspec)}")
+    head = "jvp(f, primals, tangents)"
+    if pspec != tspec:
+        raise RuntimeError(f"{head}: Expected primals and tangents to have the same python "
+                           "structure. For example, if primals is a tuple of 3 tensors, tangents "
+                           f"also must be. Got primals with structure {_spec_str(pspec)} and "
+                           f"tangents with structure {_spec_str(tspec)}")
+    for what, leaves in (("primals", pl), ("tangents", tl)):
+        if not leaves:
+            raise RuntimeError(f"{head}: Expected {what} to contain at least one Tensor.")
+        for x in leaves:
+            if not isinstance(x, Tensor):
+                raise RuntimeError(f"{head}: Expected {what} to only contain Tensors, got "
+                                   f"{type(x)}")
     for p, t in zip(pl, tl):
+        for what, x in (("primal", p), ("tangent", t)):
+            if x._data.dtype.kind not in "fc":
+                raise ValueError(f"Expected {what} to be floating point or complex, but got: "
+                                 f"{x.dtype}")
         if p.shape != t.shape:
             raise RuntimeError("Trying to set a forward gradient that has a different size than "
                                "that of the original Tensor, this is not supported. Tensor is of "
                                f"size {list(p.shape)} while the given forward gradient is of size "
                                f"{list(t.shape)}.")
+    if fwAD._Level.current is not None:
+        return _jvp_by_vjp(func, primals, tangents, has_aux)
+    # NOTE: dual tensors are made on the plain tensors under the active vmaps (whose leading
+    # dimensions are the batches), so every batching rule's physical ops carry the tangents:
+    # a vmap over tangents alone (jacfwd) is one batched forward pass.
+    levels = V.active_levels()
+    outer = state.enabled and any(x.requires_grad for x in pl + tl)
+    with fwAD.dual_level():
+        duals = []
+        for p, t in zip(pl, tl):
+            pp = V.unwrap_all(V.ensure_levels(p, levels))[0]
+            tt = V.unwrap_all(V.ensure_levels(t, levels))[0]
+            duals.append(V.rewrap(fwAD.make_dual(pp, tt), levels))
+        out = func(*_unflatten(duals, pspec))
+        aux = None
+        if has_aux:
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise RuntimeError("jvp(f, primals, tangents): output of function f should be a "
+                                   "tuple: (output, aux) if has_aux is True")
+            out, aux = out
+        outs, ospec = _flatten(out)
+        prims, tans = [], []
+        for o in outs:
+            if not isinstance(o, Tensor):
+                raise RuntimeError(f"{head}: expected f(*primals) to return only tensors, got "
+                                   f"unsupported type {type(o)}")
+            primal, tan = fwAD.unpack_dual(V.unwrap_all(V.ensure_levels(o, levels))[0])
+            if tan is None:
+                tan = _zeros_like(primal)
+            if not outer:
+                primal, tan = primal.detach(), tan.detach()
+            prims.append(V.rewrap(primal, levels))
+            tans.append(V.rewrap(tan, levels))
+    result = (_unflatten(prims, ospec), _unflatten(tans, ospec))
+    return result + (aux,) if has_aux else result
+
+
+def _jvp_by_vjp(func, primals, tangents, has_aux):
+    """``jvp`` inside a level of forward AD, which cannot nest: the vjp of a vjp."""
+    # NOTE: the vjp is linear in its cotangent, so differentiating it with respect to the
+    # cotangent, seeded with the tangents, gives J @ tangents; the enclosing level's tangents
+    # flow through both reverse passes.
     aux_box = []
 
     def f(*xs):
         r = func(*xs)
         if has_aux:
+            if not (isinstance(r, tuple) and len(r) == 2):
+                raise RuntimeError("jvp(f, primals, tangents): output of function f should be a "
+                                   "tuple: (output, aux) if has_aux is True")
             r, a = r
             aux_box.append(a)
         return r
-    res = vjp(f, *primals)
-    out, pull = res
+    out, pull = vjp(f, *primals)
     outs, ospec = _flatten(out)
-    zeros = [_zeros_like(o) for o in outs]
 
     def pulled(*us):
         return _flatten(pull(_unflatten(list(us), ospec)))[0]
-    _, push = vjp(pulled, *zeros)
-    tan = push(list(tl))
+    _, push = vjp(pulled, *[_zeros_like(o) for o in outs])
+    tan = push(_flatten(tangents)[0])
     result = (out, _unflatten(list(tan), ospec))
     return result + (aux_box[0],) if has_aux else result
 

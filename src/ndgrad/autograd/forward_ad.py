@@ -20,6 +20,7 @@ UnpackedDualTensor = namedtuple("UnpackedDualTensor", ["primal", "tangent"])
 class _Level:
     current = None  # the active level, or None
     duals: list = []  # weak references to every tensor given a tangent in this level
+    saved: list = []  # (node, slot, _SavedOut) for saved outputs swapped for their dual tensor
 
 
 def enter_dual_level() -> int:
@@ -29,6 +30,7 @@ def enter_dual_level() -> int:
         raise RuntimeError("Nested forward mode AD is not supported at the moment")
     _Level.current = 0
     _Level.duals = []
+    _Level.saved = []
     _ops._FWD = _Hooks
     return 0
 
@@ -42,6 +44,10 @@ def exit_dual_level(*, level=None) -> None:
         if t is not None:
             t.__dict__.pop("_fw_grad", None)
     _Level.duals = []
+    for node, j, packed in _Level.saved:
+        if node.saved is not None:
+            node.saved = node.saved[:j] + (packed,) + node.saved[j + 1:]
+    _Level.saved = []
     _Level.current = None
 
 
@@ -132,6 +138,7 @@ class _Hooks:
             _jvp(op, out, args, arrays, attrs, tangents)
         finally:
             _ops._FWD = _Hooks
+        _save_dual(out[0] if isinstance(out, (tuple, list)) else out)
 
     @staticmethod
     def inplace(op, self, args, arrays, attrs, out) -> None:
@@ -169,7 +176,28 @@ class _Hooks:
         tangent = base.__dict__.get("_fw_grad")
         if tangent is not None:
             from .._tensor import _wrap
-            _set_tangent(t, _wrap(view_fn(tangent._data)))
+            from .grad_mode import state
+            if tangent.requires_grad and state.enabled:
+                # NOTE: a differentiable tangent (reverse over forward) keeps its graph.
+                _set_tangent(t, view_fn(tangent))
+            else:
+                _set_tangent(t, _wrap(view_fn(tangent._data)))
+
+
+def _save_dual(out) -> None:
+    """Let ``out``'s node unpack ``out`` itself, tangent included, where it saved its result.
+
+    A node keeps its own result as a bare array; a backward recorded for forward over reverse
+    needs that result's tangent, so while the level lasts the node holds the tensor instead.
+    """
+    from .._ops import _SavedOut
+    node = out._grad_fn
+    if node is None or not node.saved or "_fw_grad" not in out.__dict__:
+        return
+    for j, v in enumerate(node.saved):
+        if type(v) is _SavedOut and v.arr is out._data:
+            node.saved = node.saved[:j] + (out,) + node.saved[j + 1:]
+            _Level.saved.append((node, j, v))
 
 
 def _jvp(op, out, args, arrays, attrs, tangents) -> None:
