@@ -83,6 +83,8 @@ lr = 0.1
 listx, listy = [], []
 for epoch in range(50):
     y = x ** 2
+    listx.append(x.item())     # record the point (x, y) before the step, so it lies on the curve
+    listy.append(y.item())
     if x.grad is not None:
         x.grad.zero_()
     y.backward()
@@ -90,8 +92,6 @@ for epoch in range(50):
         x -= lr * x.grad       # each step multiplies x by (1 - 2*lr) = 0.8
     if epoch % 10 == 9:
         print(f'epoch: {epoch}, x: {x}')
-    listx.append(x.item())
-    listy.append(y.item())
 """),
     ("7. Fitting y = a*x + b by gradient descent", """\
 x = torch.tensor([1, 2, 3, 4, 5], dtype=torch.float)
