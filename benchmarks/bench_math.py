@@ -29,11 +29,13 @@ CASES = {
     "tan": (lambda t, x, y, z: t.tan(x), "any"),
     "atan": (lambda t, x, y, z: t.atan(x), "any"),
     "sinh": (lambda t, x, y, z: t.sinh(x), "any"),
+    "cosh": (lambda t, x, y, z: t.cosh(x), "any"),
     "asinh": (lambda t, x, y, z: t.asinh(x), "any"),
     "atanh": (lambda t, x, y, z: t.atanh(x), "unit"),
     "logit(eps)": (lambda t, x, y, z: t.logit(x, 1e-3), "unit"),
     "erf": (lambda t, x, y, z: t.erf(x), "any"),
     "erfc": (lambda t, x, y, z: t.erfc(x), "any"),
+    "gelu": (lambda t, x, y, z: t.nn.functional.gelu(x), "any"),
     "frac": (lambda t, x, y, z: t.frac(x), "any"),
     "clamp(-.5, .5)": (lambda t, x, y, z: t.clamp(x, -0.5, 0.5), "any"),
     "clamp(tensor, tensor)": (lambda t, x, y, z: t.clamp(x, y, y + 1), "any"),
@@ -92,7 +94,10 @@ def main():
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--record", action="store_true", help="append the table to RESULTS.md")
     ap.add_argument("-k", default="", help="only the cases whose name contains this")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     rng = np.random.default_rng(0)
     gout = rng.uniform(-1, 1, N).astype(np.float32)
     rows = []

@@ -187,6 +187,62 @@ def test_erf_erfc_float64_accuracy():
         np.testing.assert_allclose(got[tiny], want[tiny], rtol=0, atol=1e-300)
 
 
+def _float32_grid():
+    rng = np.random.default_rng(5)
+    mag = np.concatenate([rng.uniform(0, 10, 200000), 10.0 ** rng.uniform(-30, 1.3, 50000),
+                          [0.0, 0.5, 0.99999994, 1.0, 1.0000001, 28.0, 30.0]])
+    return np.concatenate([mag, -mag]).astype(np.float32)
+
+
+@pytest.mark.parametrize("name", ["erf", "erfc", "sinh", "cosh"])
+def test_float32_kernels_accuracy(name):
+    x = _float32_grid()
+    got = getattr(ndgrad, name)(ndgrad.tensor(x))
+    assert got.dtype == ndgrad.float32
+    got = got.numpy()
+    exact = getattr(torch, name)(torch.tensor(x, dtype=torch.float64)).numpy()
+    ours = getattr(torch, name)(torch.tensor(x)).numpy()
+    finite = np.isfinite(ours) & (np.abs(exact) > np.finfo(np.float32).tiny)
+    rel = np.abs(got[finite] - exact[finite]) / np.abs(exact[finite])
+    # float32 resolves 6e-8: a few units in the last place, away from float32's subnormals
+    assert rel.max() < 5e-7, (rel.max(), x[finite][np.argmax(rel)])
+    np.testing.assert_array_equal(np.isinf(got), np.isinf(ours))
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(ours))
+    small = np.abs(exact) <= np.finfo(np.float32).tiny  # the same bound, plus one subnormal step
+    np.testing.assert_allclose(got[small], exact[small], rtol=5e-7, atol=1.5e-45)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("name", ["erf", "erfc", "sinh", "cosh"])
+def test_kernels_special_values_shapes_and_dtypes(name, dtype):
+    vals = [0.0, -0.0, 0.25, -1.5, 3.0, 11.0, -11.0, 100.0, -100.0, 1e4, float("inf"),
+            -float("inf"), float("nan")]
+
+    def run(t, work):
+        full = t.tensor(vals, dtype=getattr(t, dtype)).to(getattr(t, work))
+        scalar = t.tensor(-0.75, dtype=getattr(t, dtype)).to(getattr(t, work))
+        big = t.tensor(np.linspace(-4, 4, 70007).reshape(7, 10001).astype(dtype))
+        big = big.to(getattr(t, work)).t()
+        return [getattr(t, name)(u) for u in (full, scalar, big)]
+    # the reference: torch's float64 value, rounded by NumPy
+    got, want = run(ndgrad, dtype), run(torch, "float64")
+    rtol, atol = {"float16": (1e-3, 6e-8), "float32": (5e-7, 1.5e-45),
+                  "float64": (2e-15, 5e-324)}[dtype]
+    for g, w in zip(got, want):
+        assert str(g.dtype) == "torch." + dtype and tuple(g.shape) == tuple(w.shape)
+        np.testing.assert_allclose(g.numpy(), w.numpy().astype(dtype), rtol=rtol, atol=atol)
+
+
+def test_sinh_cosh_gradients_and_double_backward():
+    def run(t):
+        x = t.tensor([-3.0, -0.4, 1e-5, 0.0, 0.7, 2.5], dtype=t.float64, requires_grad=True)
+        y = (t.sinh(x) * t.cosh(x / 2)).sum()
+        (gx,) = t.autograd.grad(y, x, create_graph=True)
+        (ggx,) = t.autograd.grad(gx.sum(), x)
+        return [y, gx, ggx]
+    same(*both(run), rtol=1e-13)
+
+
 def test_round_half_to_even_and_decimals():
     x = [0.5, 1.5, 2.5, -0.5, -2.5, 0.25, 0.35, 2.675, 125.0, 135.0, -150.0]
     for kw in ({}, {"decimals": 0}, {"decimals": 1}, {"decimals": 2}, {"decimals": -1},

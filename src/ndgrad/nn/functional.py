@@ -10,12 +10,12 @@ import warnings
 import numpy as np
 
 from .. import _api, _creation
+from .. import _math
 from .. import _ops as O
 from .._ops import NX, TX, apply, defop, inplace
 from .._tensor import Tensor, _c10_name, _wrap, _wrap_dim
 from ..autograd.grad_mode import state
 
-_SQRT_PI = math.sqrt(math.pi)
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
@@ -23,33 +23,6 @@ _SELU_SCALE = 1.0507009873554804934193349852946
 # ---------------------------------------------------------------------------------------------
 # NumPy kernels
 # ---------------------------------------------------------------------------------------------
-
-# Taylor coefficients of erf(x) * exp(x^2) * sqrt(pi) / (2x) in powers of 2x^2, highest first:
-# 1 / (1*3*...*(2n+1)).
-_ERF_SERIES = np.cumprod([1.0] + [1.0 / (2 * n + 1) for n in range(1, 33)])[::-1].copy()
-
-
-def _erf(x: np.ndarray) -> np.ndarray:
-    """erf to about 1e-15, vectorized (NumPy has none): a series of positive terms below 2, a
-    continued fraction for erfc above."""
-    ax = np.abs(x, dtype=np.float64)
-    out = np.empty(ax.shape)
-    small = ax < 2.0
-    s = ax[small]
-    s2 = 2 * s * s
-    f = np.full_like(s, _ERF_SERIES[0])
-    for c in _ERF_SERIES[1:]:  # PERF: in-place Horner steps, 2 passes per term (~0.3 s per 1e6)
-        f *= s2
-        f += c
-    out[small] = f * s * np.exp(-s * s) * (2 / _SQRT_PI)
-    b = ax[~small]
-    f = b.copy()
-    for k in range(45, 0, -1):
-        np.divide(k / 2, f, out=f)
-        f += b
-    out[~small] = 1 - np.exp(-b * b) / (_SQRT_PI * f)
-    return np.copysign(out, x).astype(x.dtype if x.dtype.kind == "f" else np.float64)
-
 
 def _softplus_np(z):
     # NOTE: max(z, 0) + log1p(exp(-|z|)) never overflows, so +/-1000 stay finite.
@@ -66,10 +39,38 @@ def _softmax_fwd(a, dim):
     return e / np.sum(e, axis=dim, keepdims=True)
 
 
+# PERF: the exact gelu and its derivative run block by block through the erf kernel of _math,
+# their 30-odd passes staying in the cache.
+_erf_block = _math._erf_fwd.__wrapped__
+
+
+@_math._in_blocks
+def _gelu_np(a):
+    out = _erf_block(a * math.sqrt(0.5))
+    out += 1.0
+    out *= a
+    out *= 0.5
+    return out
+
+
+@_math._in_blocks
+def _gelu_grad_np(a):
+    out = _erf_block(a * math.sqrt(0.5))
+    out += 1.0
+    out *= 0.5
+    t = a * a
+    t *= -0.5
+    np.exp(t, out=t)
+    t *= a
+    t *= 1 / math.sqrt(2 * math.pi)
+    out += t
+    return out
+
+
 def _gelu_fwd(a, approximate):
     if approximate == "tanh":
         return 0.5 * a * (1 + np.tanh(math.sqrt(2 / math.pi) * (a + 0.044715 * a * a * a)))
-    return (0.5 * a * (1 + _erf(a * math.sqrt(0.5)))).astype(a.dtype)
+    return _gelu_np(a).astype(a.dtype, copy=False)
 
 
 def _reduce_np(x, reduction):
@@ -99,8 +100,7 @@ def _gelu_rule(xp, g, a, approximate):
         k = math.sqrt(2 / math.pi)
         t = xp.tanh(k * (a + 0.044715 * a * a * a))
         return g * (0.5 * (1 + t) + 0.5 * a * (1 - t * t) * (k * (1 + 3 * 0.044715 * a * a)))
-    return g * (0.5 * (1 + xp.erf(a * math.sqrt(0.5))) +
-                a * xp.exp(-0.5 * a * a) * (1 / math.sqrt(2 * math.pi)))
+    return g * xp.gelu_grad(a)
 
 
 def _silu_rule(xp, g, a):
@@ -176,8 +176,7 @@ def _index_op(name):
 # log_softmax, softplus, logsigmoid, the losses) or so the graph shows PyTorch's node names.
 # ---------------------------------------------------------------------------------------------
 
-_ERF = defop("ErfBackward0", "a", _erf,
-             lambda xp, g, a: g * (2 / _SQRT_PI) * xp.exp(-a * a), dtype="float")
+_ERF = _math.ERF
 _MM = defop("MmBackward0", "a b", np.matmul,
             lambda xp, g, b: xp.mm(g, xp.t(b)), lambda xp, g, a: xp.mm(xp.t(a), g))
 _ADDMM = defop("AddmmBackward0", "bias a b", lambda bias, a, b: bias + a @ b,
@@ -282,7 +281,9 @@ _XP = {
     "tanh": (np.tanh, lambda a: apply(O.TANH, a)),
     "sigmoid": (O._sigmoid, lambda a: apply(O.SIGMOID, a)),
     "softplus": (_softplus_np, lambda a: -apply(_LOG_SIGMOID, -a)),
-    "erf": (_erf, lambda a: apply(_ERF, a)),
+    "erf": (_math._erf_fwd, lambda a: apply(_ERF, a)),
+    "gelu_grad": (_gelu_grad_np, lambda a: 0.5 * (1 + TX.erf(a * math.sqrt(0.5))) +
+                  a * TX.exp(-0.5 * a * a) * (1 / math.sqrt(2 * math.pi))),
     "mm": (np.matmul, lambda a, b: apply(_MM, a, b)),
     "t": (np.transpose, lambda a: apply(_T, a)),
 }
