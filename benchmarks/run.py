@@ -1,15 +1,20 @@
-"""Run the benchmark workloads, each library in its own process, and print a markdown table.
+"""Run the benchmark workloads, each library in its own process, and print markdown tables.
 
-    python benchmarks/run.py                 # all workloads
-    python benchmarks/run.py --record        # also append the table, dated, to RESULTS.md
-    python benchmarks/run.py -w op_chain -r 30
+    python benchmarks/run.py                       # all workloads, all libraries
+    python benchmarks/run.py --record              # also append the tables, dated, to RESULTS.md
+    python benchmarks/run.py -w op_chain -r 30 --libs ndgrad,torch,micrograd
 
-Times are medians of repeated runs after warm-up; ratios compare with PyTorch eager and with
-hand-written NumPy measured in the same run.
+Times are medians of repeated calls after warm-up (each workload sets its repeats; -r overrides
+them); ratios compare with PyTorch eager and with hand-written NumPy measured in the same run.
+Peers (benchmarks/peers/) run their own implementation of each workload they support; the first
+call's result of every library is checked against PyTorch's.
 """
 import argparse
 import datetime
+import importlib
+import importlib.metadata
 import json
+import math
 import os
 import platform
 import statistics
@@ -20,48 +25,136 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+LIBS = ["ndgrad", "torch", "numpy", "jax", "jax.jit", "autograd", "mygrad", "micrograd"]
+PEERS = {"jax": "peers.jax", "jax.jit": "peers.jax_jit", "autograd": "peers.autograd",
+         "mygrad": "peers.mygrad", "micrograd": "peers.micrograd"}
+# NOTE: where one call takes about a minute (JAX eager dispatches each of the scalar MLP's
+# ~65,000 ops one by one), that library makes a single call, timed: its warm-up happens inside
+# that call, since the same few ops repeat thousands of times.
+SINGLE_CALL = {("jax", "scalar_mlp_step")}
+RTOL = 1e-3
 
-def measure(lib: str, name: str, repeats: int) -> float:
+
+def measure(lib: str, name: str, repeats: int | None) -> dict:
+    """Time one library on one workload in this process: median seconds, first result, note."""
     from workloads import WORKLOADS
-    fn, np_fn, _ = WORKLOADS[name]
+    w = WORKLOADS[name]
+    note = None
     if lib == "numpy":
-        call = np_fn
+        step = w.setup_numpy()
+    elif lib in ("ndgrad", "torch"):
+        step = w.setup(importlib.import_module(lib))
     else:
-        mod = __import__(lib)
-        call = lambda: fn(mod)  # noqa: E731
-    for _ in range(3):
-        call()
-    times = []
-    for _ in range(repeats):
+        peer = importlib.import_module(PEERS[lib])
+        note = getattr(peer, "SUBSTITUTED", {}).get(name)
+        if name not in peer.WORKLOADS:
+            return {"time": None, "note": getattr(peer, "OMITTED", {}).get(name)}
+        step = peer.WORKLOADS[name]()
+    if (lib, name) in SINGLE_CALL:
         t0 = time.perf_counter()
-        call()
+        first = step()
+        return {"time": time.perf_counter() - t0, "first": float(first), "note": note}
+    first = step()
+    for _ in range(w.warmups - 1):
+        step()
+    times = []
+    for _ in range(repeats or w.repeats):
+        t0 = time.perf_counter()
+        step()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return {"time": statistics.median(times), "first": float(first), "note": note}
+
+
+def run_child(lib: str, name: str, repeats: int | None) -> dict:
+    """measure() in a fresh process; a failure comes back as {"error": last line of stderr}."""
+    cmd = [sys.executable, __file__, "--child", lib, name] + (["-r", str(repeats)] if repeats else [])
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode:
+        lines = out.stderr.strip().splitlines() or [f"exit status {out.returncode}"]
+        return {"time": None, "error": lines[-1]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def machine() -> str:
+    """Cores, Python, NumPy, BLAS (threadpoolctl), thread settings and library versions."""
     import numpy as np
     parts = [f"{platform.machine()}, {os.cpu_count()} cores", f"Python {platform.python_version()}",
              f"NumPy {np.__version__}"]
     try:
         from threadpoolctl import threadpool_info
-        parts += [f"{i['internal_api']} {i.get('version', '')} ({i['num_threads']} threads)"
-                  for i in threadpool_info()]
+        parts += [f"{i['internal_api']} {i.get('version') or '(version unknown)'} "
+                  f"({i['num_threads']} threads)" for i in threadpool_info()]
     except ImportError:
         parts.append("BLAS: threadpoolctl not installed")
-    try:
-        import torch
-        parts.append(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
-    except ImportError:
-        pass
-    return "; ".join(parts)
+    import torch
+    parts.append(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    for dist in ("jax", "jaxlib", "autograd", "mygrad", "micrograd"):
+        try:
+            parts.append(f"{dist} {importlib.metadata.version(dist)}")
+        except importlib.metadata.PackageNotFoundError:
+            parts.append(f"{dist} not installed")
+    env = ", ".join(f"{k}={os.environ.get(k, 'unset')}" for k in
+                    ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS"))
+    return "; ".join(parts) + f"; env {env}"
+
+
+def fmt_ms(t: float | None) -> str:
+    if t is None:
+        return ""
+    ms = t * 1e3
+    return f"{ms:,.0f}" if ms >= 100 else f"{ms:.1f}" if ms >= 10 else f"{ms:.2f}" if ms >= 1 else f"{ms:.3f}"
+
+
+def ratio(a: dict, b: dict | None) -> str:
+    if not (b and a.get("time") and b.get("time")):
+        return ""
+    r = a["time"] / b["time"]
+    return f"{r:,.0f}" if r >= 100 else f"{r:.3g}"
+
+
+def tables(rows: list, libs: list) -> tuple[str, list]:
+    """The times table, the ratios table, and their footnotes."""
+    notes = []
+
+    def mark(text: str) -> str:
+        if text not in notes:
+            notes.append(text)
+        return f" [{notes.index(text) + 1}]"
+
+    head = ["workload"] + libs
+    lines = ["| " + " | ".join(head) + " |", "|---" + "|---:" * len(libs) + "|"]
+    for name, res in rows:
+        ref = res.get("torch") or res.get("numpy")
+        cells = []
+        for lib in libs:
+            r = res[lib]
+            cell = fmt_ms(r.get("time"))
+            if r.get("error"):
+                cell = "failed" + mark(f"{lib} on {name}: {r['error']}")
+            if r.get("note"):
+                cell += mark(f"{lib} on {name}: {r['note']}")
+            elif ref and r.get("first") is not None and ref.get("first") is not None and not math.isclose(
+                    r["first"], ref["first"], rel_tol=RTOL, abs_tol=1e-6):
+                cell += mark(f"{lib} on {name}: first result {r['first']:.6g}, PyTorch's {ref['first']:.6g}")
+            cells.append(cell)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    times = "\n".join(lines)
+    pairs = [("ndgrad", "torch"), ("ndgrad", "numpy")] + [(lib, "torch") for lib in libs
+                                                          if lib not in ("ndgrad", "torch")]
+    pairs = [(a, b) for a, b in pairs if a in libs and b in libs]
+    lines = ["| workload | " + " | ".join(f"{a}/{b}" for a, b in pairs) + " |",
+             "|---" + "|---:" * len(pairs) + "|"]
+    for name, res in rows:
+        lines.append(f"| {name} | " + " | ".join(ratio(res[a], res[b]) for a, b in pairs) + " |")
+    return times + "\n\nRatios (below 1: faster than the second library):\n\n" + "\n".join(lines), notes
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("-w", "--workload", action="append")
-    ap.add_argument("-r", "--repeats", type=int, default=21)
-    ap.add_argument("--record", action="store_true")
+    ap.add_argument("-w", "--workload", action="append", help="a workload to run (repeatable)")
+    ap.add_argument("-r", "--repeats", type=int, help="timed calls per library (default: per workload)")
+    ap.add_argument("--libs", help=f"comma-separated libraries (default: {','.join(LIBS)})")
+    ap.add_argument("--record", action="store_true", help="append the tables to benchmarks/RESULTS.md")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -69,29 +162,37 @@ def main() -> int:
         return 0
     from workloads import WORKLOADS
     names = args.workload or list(WORKLOADS)
-    libs = ["ndgrad", "torch", "numpy"]
+    libs = args.libs.split(",") if args.libs else LIBS
+    unknown = [n for n in names if n not in WORKLOADS] + [lib for lib in libs if lib not in LIBS]
+    if unknown:
+        ap.error(f"unknown workload or library: {', '.join(unknown)} (workloads: {', '.join(WORKLOADS)}; "
+                 f"libraries: {', '.join(LIBS)})")
+    started, load = time.perf_counter(), os.getloadavg()[0]
     rows = []
     for name in names:
-        t = {}
+        res = {}
         for lib in libs:
-            out = subprocess.run([sys.executable, __file__, "--child", lib, name, "-r", str(args.repeats)],
-                                 capture_output=True, text=True, check=True)
-            t[lib] = json.loads(out.stdout.strip().splitlines()[-1])
-        rows.append((name, t))
-    lines = ["| workload | ndgrad | torch | numpy | ndgrad/torch | ndgrad/numpy |",
-             "|---|---:|---:|---:|---:|---:|"]
-    for name, t in rows:
-        lines.append(f"| {name} | {t['ndgrad'] * 1e3:.3f} ms | {t['torch'] * 1e3:.3f} ms | "
-                     f"{t['numpy'] * 1e3:.3f} ms | {t['ndgrad'] / t['torch']:.2f} | "
-                     f"{t['ndgrad'] / t['numpy']:.2f} |")
-    table = "\n".join(lines)
-    print(table)
+            res[lib] = run_child(lib, name, args.repeats)
+            print(f"{name} {lib}: {fmt_ms(res[lib].get('time')) or '-'} ms", file=sys.stderr, flush=True)
+        rows.append((name, res))
+    body, notes = tables(rows, libs)
+    workloads = "\n".join(f"- {name}: {WORKLOADS[name].description}" for name in names)
+    footnotes = "\n".join(f"[{i}] {n}" for i, n in enumerate(notes, 1))
+    plan = (f"{args.repeats} timed calls" if args.repeats else
+            "timed calls per workload: " + ", ".join(f"{n} {WORKLOADS[n].repeats}" for n in names))
+    single = "; ".join(f"{lib} on {n}: one call, timed" for lib, n in sorted(SINGLE_CALL)
+                       if lib in libs and n in names)
+    report = (f"Times in ms, the median of the timed calls after warm-up ({plan}"
+              f"{'; ' + single if single else ''}), each library in its own process; blank: the library "
+              f"has no version of the workload.\n\n{body}\n\n{footnotes}\n\nWorkloads:\n{workloads}\n")
+    print(report)
+    print(f"total {time.perf_counter() - started:.0f} s", file=sys.stderr)
     if args.record:
         stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
         with open(os.path.join(HERE, "RESULTS.md"), "a") as f:
-            f.write(f"\n## core workloads, {stamp}\n\nMachine: {machine()}. Median of "
-                    f"{args.repeats} runs after 3 warm-ups, each library in its own process.\n\n"
-                    f"{table}\n")
+            f.write(f"\n## workloads vs peers, {stamp}\n\nMachine: {machine()}; 1-minute load average "
+                    f"{load:.1f} before the run, {os.getloadavg()[0]:.1f} after it (the run adds about 1)."
+                    f"\n\n{report}")
     return 0
 
 

@@ -131,7 +131,8 @@ def data(name: str) -> dict:
         rng = np.random.default_rng(7)
         shapes = [(16, 1, 3, 3), (16,), (32, 16, 3, 3), (32,), (800, 10), (10,)]
         fan_in = [9, 9, 144, 144, 800, 800]
-        params = [(rng.standard_normal(s) * np.sqrt(2 / f)).astype(np.float32) for s, f in zip(shapes, fan_in)]
+        params = [(rng.standard_normal(s) * np.sqrt(2 / f)).astype(np.float32)
+                  for s, f in zip(shapes, fan_in)]
         return {"x": rng.standard_normal((32, 1, 28, 28)).astype(np.float32),
                 "y": rng.integers(0, 10, 32), "params": params}
     raise KeyError(name)
@@ -303,41 +304,46 @@ def conv_step(torch):
 
 
 def _conv_numpy(x, w, b):
-    """Valid cross-correlation (N, C, H, W) * (O, C, k, k) -> (N, O, H-k+1, W-k+1), and its columns."""
-    cols = np.lib.stride_tricks.sliding_window_view(x, w.shape[2:], axis=(2, 3))  # N C H' W' k k
-    return np.einsum("nchwij,ocij->nohw", cols, w, optimize=True) + b[:, None, None], cols
+    """Valid cross-correlation (N, C, H, W) * (O, C, k, k) -> (N, O, H-k+1, W-k+1), and its im2col."""
+    n, k = len(x), w.shape[2]
+    win = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(2, 3))  # N C H' W' k k
+    h, wd = win.shape[2:4]
+    cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * h * wd, -1)  # (N H' W', C k k)
+    z = cols @ w.reshape(len(w), -1).T + b
+    return z.reshape(n, h, wd, -1).transpose(0, 3, 1, 2), cols
 
 
 def _conv_numpy_backward(g, cols, w, x_shape, need_dx):
     """Gradients of _conv_numpy for weight, bias and (when asked) input."""
-    dw = np.einsum("nohw,nchwij->ocij", g, cols, optimize=True)
+    o, c, k = w.shape[:3]
+    n, _, h, wd = g.shape
+    g2 = g.transpose(0, 2, 3, 1).reshape(-1, o)
+    dw = (g2.T @ cols).reshape(w.shape)
     dx = None
     if need_dx:
-        k = w.shape[2]
+        dcols = (g2 @ w.reshape(o, -1)).reshape(n, h, wd, c, k, k).transpose(0, 3, 1, 2, 4, 5)
         dx = np.zeros(x_shape, g.dtype)
-        h, wd = g.shape[2:]
-        # NOTE: a loop over the k*k kernel offsets (9), each a full-batch contraction.
+        # NOTE: a loop over the k*k kernel offsets (9), each a full-batch slice add.
         for i in range(k):
             for j in range(k):
-                dx[:, :, i:i + h, j:j + wd] += np.einsum("nohw,oc->nchw", g, w[:, :, i, j], optimize=True)
+                dx[:, :, i:i + h, j:j + wd] += dcols[..., i, j]
     return dw, g.sum((0, 2, 3)), dx
 
 
 def _pool_numpy(x):
-    """2x2 max pool with stride 2 (floor), and the argmax of each window for the backward."""
+    """2x2 max pool with stride 2 (floor), and the windows it reduced, for the backward."""
     n, c, h, w = x.shape
     win = x[:, :, :h // 2 * 2, :w // 2 * 2].reshape(n, c, h // 2, 2, w // 2, 2)
-    win = win.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h // 2, w // 2, 4)
-    arg = win.argmax(-1)
-    return np.take_along_axis(win, arg[..., None], -1)[..., 0], arg
+    return win.max((3, 5)), win
 
 
-def _pool_numpy_backward(g, arg, x_shape):
+def _pool_numpy_backward(g, out, win, x_shape):
+    # NOTE: a tie sends the gradient to every maximal element (PyTorch picks one); ties here are
+    # only relu's zeros, whose gradient the relu backward zeroes anyway.
     n, c, h, w = x_shape
-    win = (np.arange(4) == arg[..., None]) * g[..., None]  # N C H/2 W/2 4, the first max gets g
-    win = win.reshape(n, c, h // 2, w // 2, 2, 2).transpose(0, 1, 2, 4, 3, 5)
     dx = np.zeros(x_shape, g.dtype)
-    dx[:, :, :h // 2 * 2, :w // 2 * 2] = win.reshape(n, c, h // 2 * 2, w // 2 * 2)
+    mask = win == out[:, :, :, None, :, None]
+    dx[:, :, :h // 2 * 2, :w // 2 * 2] = (mask * g[:, :, :, None, :, None]).reshape(n, c, h // 2 * 2, -1)
     return dx
 
 
@@ -349,14 +355,14 @@ def conv_step_numpy():
     def step():
         w1, b1, w2, b2, w3, b3 = params
         z1, cols1 = _conv_numpy(x, w1, b1)
-        p1, arg1 = _pool_numpy(np.maximum(z1, 0))
+        p1, win1 = _pool_numpy(np.maximum(z1, 0))
         z2, cols2 = _conv_numpy(p1, w2, b2)
-        p2, arg2 = _pool_numpy(np.maximum(z2, 0))
+        p2, win2 = _pool_numpy(np.maximum(z2, 0))
         flat = p2.reshape(len(x), -1)
         loss, dz3 = softmax_xent_numpy(flat @ w3 + b3, y)
-        dz2 = _pool_numpy_backward((dz3 @ w3.T).reshape(p2.shape), arg2, z2.shape) * (z2 > 0)
+        dz2 = _pool_numpy_backward((dz3 @ w3.T).reshape(p2.shape), p2, win2, z2.shape) * (z2 > 0)
         dw2, db2, dp1 = _conv_numpy_backward(dz2, cols2, w2, p1.shape, True)
-        dz1 = _pool_numpy_backward(dp1, arg1, z1.shape) * (z1 > 0)
+        dz1 = _pool_numpy_backward(dp1, p1, win1, z1.shape) * (z1 > 0)
         dw1, db1, _ = _conv_numpy_backward(dz1, cols1, w1, x.shape, False)
         for p, g in zip(params, [dw1, db1, dw2, db2, flat.T @ dz3, dz3.sum(0)]):
             p -= lr * g
@@ -387,7 +393,7 @@ WORKLOADS = {
                          "forward+backward of a chain of 1,000 elementwise ops on a 1-element tensor"),
     "mlp_step": Workload(mlp_step, mlp_step_numpy,
                          "MLP 784-256-128-10 training step, batch 64, ReLU, cross-entropy, SGD, float32",
-                         repeats=21),
+                         repeats=51),
     "blas_step": Workload(blas_step, blas_step_numpy,
                           "3 layers of 2048x2048 float32 matmul + tanh, forward+backward",
                           repeats=3, warmups=1),

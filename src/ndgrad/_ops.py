@@ -15,9 +15,7 @@ An entry reads::
   ``xp`` is NumPy-like (``NX``) in a plain backward and ndgrad itself (``TX``) when
   ``create_graph=True``: the same rule then records its own graph, which is how every op gets
   derivatives of any order without a second set of rules.
-* ``None`` in a rule's place: that input never has a gradient (a number, a condition);
-  ``not_implemented("name")``: a node is recorded, and backward raises PyTorch's
-  "the derivative for 'name' is not implemented." error.
+* ``None`` in a rule's place: that input never has a gradient (a number, a condition).
 * Rules never see broadcasting, dtypes, accumulation or which inputs need a gradient: the engine
   sums a broadcast gradient back to the input's shape, casts it, and skips unneeded rules.
 * ``dtype`` says how the result dtype follows from the inputs: ``"promote"`` (PyTorch's type
@@ -64,7 +62,7 @@ class Op:
         self.saves = []  # (kind, input index, name)
         self.rules = []  # (rule, positions in [g, xp, *saved, *attrs])
         for rule in rules:  # None: the input has no gradient (a Python number, a condition)
-            spec = None if rule is None or isinstance(rule, str) else \
+            spec = None if rule is None else \
                 tuple(self._slot(p) for p in inspect.signature(rule).parameters)
             self.rules.append((rule, spec))
         # which saved values each input's rule reads: a value is kept only if an input whose
@@ -81,10 +79,6 @@ class Op:
 
     def _caller(self, rule, spec):
         """(rule, getter, spread): ``rule(*getter(env))`` if spread else ``rule(getter(env))``."""
-        if isinstance(rule, str):  # not_implemented(...): recorded, and refused at backward
-            def refuse(env, name=rule):
-                raise RuntimeError(f"the derivative for '{name}' is not implemented.")
-            return refuse, _identity, False
         idx = tuple(k if k >= 0 else 2 + len(self.saves) + (-1 - k) for k in spec)
         return rule, operator.itemgetter(*idx), len(idx) > 1
 
@@ -109,15 +103,6 @@ class Op:
 
     def __repr__(self):
         return f"<op {self.name}>"
-
-
-def _identity(x):
-    return x
-
-
-def not_implemented(public_name: str) -> str:
-    """A rule slot for an input PyTorch does not differentiate: backward raises its error."""
-    return public_name
 
 
 def defop(name, inputs, fwd, *rules, attrs="", dtype="promote", nout=1) -> Op:
