@@ -583,12 +583,51 @@ _VALUE_DEPENDENT = {"nn.functional": ("nll_loss", "cross_entropy", "embedding", 
                                "masked_select", "take")}
 
 
+_CLASS_LOSS_DEFAULTS = {"weight": None, "size_average": None, "reduce": None,
+                        "label_smoothing": 0.0}
+
+
+def _batched_class_loss(fn, args, kwargs):
+    """cross_entropy / nll_loss with batched class indices as one call on the physical arrays
+    (per-sample losses of the flattened batch, then the reduction per sample); None when the
+    call is outside this rule (weights, smoothing, spatial dims, ignored targets)."""
+    import inspect
+    bound = inspect.signature(fn).bind(*args, **kwargs)
+    bound.apply_defaults()
+    a = bound.arguments
+    x, t = a["input"], a["target"]
+    if any(a.get(k, v) != v for k, v in _CLASS_LOSS_DEFAULTS.items() if k != "weight") or \
+            a.get("weight") is not None or a["reduction"] not in ("mean", "sum", "none"):
+        return None
+    level = _level_of([x, t])
+    if not (type(x) is BatchedTensor and type(t) is BatchedTensor and x._level == t._level == level
+            and x._data.dtype.kind == "f" and t._data.ndim == x._data.ndim - 1 <= 1):
+        return None
+    tv = t._value
+    if (tv._data == a["ignore_index"]).any():
+        return None
+    c = x._data.shape[-1]
+    n = x._value._data.shape[0]
+    losses = fn(x._value.reshape(-1, c), tv.reshape(-1), reduction="none")
+    if x._data.ndim == 2:
+        losses = losses.reshape(n, -1)
+        if a["reduction"] == "mean":
+            losses = losses.mean(1)
+        elif a["reduction"] == "sum":
+            losses = losses.sum(1)
+    return _bt(losses, level)
+
+
 def _per_element_if_index_batched(fn):
     @functools.wraps(fn)
     def run(*args, **kwargs):
         if O._VMAP is not None:
             names = list(kwargs)
             flat = list(args) + [kwargs[k] for k in names]
+            if fn.__name__ in ("cross_entropy", "nll_loss"):
+                out = _batched_class_loss(fn, args, kwargs)
+                if out is not None:
+                    return out
             if any(type(a) is BatchedTensor and a._data.dtype.kind in "biu" for a in flat):
                 n = len(args)
                 return _map_loop(lambda *a: fn(*a[:n], **dict(zip(names, a[n:]))), flat,
