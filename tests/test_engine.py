@@ -415,3 +415,15 @@ def test_tour_runs(tmp_path):
     assert "a=-3.304e+13" in out.stdout  # lr=0.1 diverges exactly as PyTorch does
     png = tmp_path / "ndgrad-tour-descent.png"
     assert png.exists() and png.stat().st_size > 0
+
+
+def test_grad_results_never_alias_each_other_or_the_seed():
+    a = ndgrad.tensor([1., 2.], requires_grad=True)
+    b = ndgrad.tensor([3., 4.], requires_grad=True)
+    seed = ndgrad.tensor([1., 1.])
+    ga, gb = ndgrad.autograd.grad(a + b, (a, b), grad_outputs=seed)
+    ga[0] = 10.0
+    assert gb.tolist() == [1.0, 1.0] and seed.tolist() == [1.0, 1.0]
+    (gs,) = ndgrad.autograd.grad((a * 2).sum(), a)
+    gs[0] = 5.0  # a result is writeable even when the rule produced a broadcast view
+    assert gs.tolist() == [5.0, 2.0]
