@@ -131,7 +131,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
             # A result may be a seed or another result passed through (AddBackward hands `g` on),
             # or a read-only broadcast view: only then is it copied.
             # PERF: per-sample gradients under vmap are large; copying each cost ~40% there.
-            if type(r) is not np.ndarray or id(r) in seen or r.base is not None or \
+            if type(r) is not np.ndarray or id(r) in seen or id(r.base) in seen or \
                     not r.flags.writeable:
                 r = np.array(r, copy=True)
             seen.add(id(r))
