@@ -13,6 +13,7 @@ import numpy as np
 from . import _ops as O
 from ._ops import NX, TX, apply, defop
 from ._tensor import Tensor, _c10_name, _wrap_dim
+from ._reduce import AMAX, AMIN  # the matrix norms' max/min over a dim, ties split evenly
 from .return_types import _structseq
 
 __all__ = ["matmul", "mm", "bmm", "mv", "dot", "outer", "einsum", "tensordot", "norm"]
@@ -709,17 +710,6 @@ def _extreme_grad(xp, gk, a, ek, dim):
 
 VECTOR_NORM = defop("LinalgVectorNormBackward0", "a", _vnorm_fwd, _vnorm_grad,
                     attrs="ord dim keepdim", dtype="keep")
-
-
-def _amax_grad(xp, g, a, out, dim, keepdim):
-    return _extreme_grad(xp, _kept(xp, g, a.shape, dim, keepdim), a,
-                         _kept(xp, out, a.shape, dim, keepdim), dim)
-
-
-AMAX = defop("AmaxBackward0", "a", lambda a, dim, keepdim: np.max(a, axis=dim, keepdims=keepdim),
-             _amax_grad, attrs="dim keepdim", dtype="keep")
-AMIN = defop("AminBackward0", "a", lambda a, dim, keepdim: np.min(a, axis=dim, keepdims=keepdim),
-             _amax_grad, attrs="dim keepdim", dtype="keep")
 
 
 def _norm_dim(dim, ndim):
