@@ -833,7 +833,7 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, dtype=None) ->
 # ---------------------------------------------------------------------------------------------
 
 NX.matmul, NX.mT, NX.einsum = np.matmul, _mT, lambda eq, *ops: np.einsum(eq, *ops, optimize=True)
-NX.inv, NX.sum_keep = np.linalg.inv, lambda a, dims: np.sum(a, axis=dims, keepdims=True)
+NX.inv = np.linalg.inv
 NX.solve = _solve_fwd
 NX.qr = lambda A, mode: _qr_fwd(A, mode)
 NX.svd = lambda A, full: tuple(np.linalg.svd(A, full_matrices=full))
@@ -843,7 +843,6 @@ TX.matmul = lambda a, b: apply(_MATMUL["UnsafeViewBackward0"], a, b)
 TX.mT = lambda a: apply(TRANSPOSE, a)
 TX.einsum = lambda eq, *ops: _apply_einsum(eq, ops)
 TX.inv = lambda A: apply(INV, A)
-TX.sum_keep = lambda a, dims: apply(O.SUM_DIM, a, attrs=(dims, True, None))
 TX.solve = lambda A, B, vec: apply(SOLVE, A, B, attrs=(vec, True))
 TX.qr = lambda A, mode: apply(QR, A, attrs=(mode,))
 TX.svd = lambda A, full: apply(SVD, A, attrs=(full,))

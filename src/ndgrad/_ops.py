@@ -874,7 +874,17 @@ def _expand(g, shape):
     return np.broadcast_to(g, shape)
 
 
+def _dims_of(x, dims):
+    """``dims`` (None, an int or a sequence, possibly negative) as SUM_DIM's sorted tuple."""
+    if dims is None:
+        return None
+    if isinstance(dims, int):
+        dims = (dims,)
+    return tuple(sorted(d % x.ndim for d in dims)) if x.ndim else ()
+
+
 NX = SimpleNamespace(
+    sum_keep=lambda x, dims: np.sum(x, axis=dims, keepdims=True),
     where=np.where, sign=np.sign, cos=np.cos, sin=np.sin, exp=np.exp, log=np.log, sqrt=np.sqrt,
     reshape=np.reshape, broadcast_to=_expand,
     sum_to=lambda g, shape: sum_to_shape(g, shape, False),
@@ -887,6 +897,7 @@ def _t(x):
 
 
 TX = SimpleNamespace(
+    sum_keep=lambda x, dims: apply(SUM_DIM, x, attrs=(_dims_of(x, dims), True, None)),
     where=lambda c, a, b: apply(WHERE, _t(c), a, b),
     sign=lambda a: apply(SIGN, a), cos=lambda a: apply(COS, a), sin=lambda a: apply(SIN, a),
     exp=lambda a: apply(EXP, a), log=lambda a: apply(LOG, a), sqrt=lambda a: apply(SQRT, a),

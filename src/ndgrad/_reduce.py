@@ -130,8 +130,6 @@ PUT_ALONG = defop("ScatterBackward0", "g", _put_fwd,
                   lambda xp, g, idx, dim: xp.take_along(g, idx, dim),
                   attrs="idx dim shape", dtype="keep")
 
-NX.sum_keep = lambda x, dims: np.sum(x, axis=dims, keepdims=True)
-TX.sum_keep = lambda x, dims: apply(O.SUM_DIM, x, attrs=(dims, True, None))
 NX.cumsum_along = lambda x, dim: np.cumsum(x, axis=dim)
 TX.cumsum_along = lambda x, dim: apply(CUMSUM, x, attrs=(dim, None))
 NX.rev_cumsum_along = _rev_cumsum

@@ -188,10 +188,10 @@ _RESHAPES = {name: defop(name, "a", O._reshape_fwd,
              for name in ("UnsafeViewBackward0", "SqueezeBackward4")}
 
 _SOFTMAX = defop("SoftmaxBackward0", "a", _softmax_fwd,
-                 lambda xp, g, out, dim: out * (g - xp.sum_keepdim(g * out, dim)),
+                 lambda xp, g, out, dim: out * (g - xp.sum_keep(g * out, dim)),
                  attrs="dim", dtype="keep")
 _LOG_SOFTMAX = defop("LogSoftmaxBackward0", "a", _log_softmax_fwd,
-                     lambda xp, g, out, dim: g - xp.exp(out) * xp.sum_keepdim(g, dim),
+                     lambda xp, g, out, dim: g - xp.exp(out) * xp.sum_keep(g, dim),
                      attrs="dim", dtype="keep")
 _SOFTPLUS = defop("SoftplusBackward0", "a",
                   lambda a, beta, threshold: np.where(a * beta > threshold, a,
@@ -275,9 +275,6 @@ def _nll_fwd(picked, wsel, reduction):
 # The xp functions the rules above use, in both namespaces (rules written against `xp` run on
 # arrays for a plain backward and record a graph when create_graph=True).
 _XP = {
-    "sum_keepdim": (lambda a, dim: np.sum(a, axis=dim, keepdims=True),
-                    lambda a, dim: apply(O.SUM_DIM, a, attrs=(None if dim is None else (dim,),
-                                                              True, None))),
     "tanh": (np.tanh, lambda a: apply(O.TANH, a)),
     "sigmoid": (O._sigmoid, lambda a: apply(O.SIGMOID, a)),
     "softplus": (_softplus_np, lambda a: -apply(_LOG_SIGMOID, -a)),
