@@ -10,13 +10,12 @@ import argparse
 import datetime
 import os
 import platform
-import statistics
-import time
 
 import numpy as np
 import torch
 
 import ndgrad
+from _timing import median_ms
 
 
 def make_step(lib, arrays):
@@ -30,21 +29,6 @@ def make_step(lib, arrays):
         F.conv2d(h, w2, b2).relu().sum().backward()
         return w1.grad
     return step
-
-
-def median_ms(steps, repeats, warmup=3):
-    """Median time of each step in milliseconds; the steps alternate, so a busy machine slows
-    them alike and the ratio stays fair."""
-    for _ in range(warmup):
-        for step in steps:
-            step()
-    times = [[] for _ in steps]
-    for _ in range(repeats):
-        for step, ts in zip(steps, times):
-            t0 = time.perf_counter()
-            step()
-            ts.append(time.perf_counter() - t0)
-    return [statistics.median(ts) * 1e3 for ts in times]
 
 
 def main():

@@ -11,8 +11,6 @@ import argparse
 import datetime
 import os
 import platform
-import statistics
-import time
 
 import numpy as np
 import torch
@@ -22,6 +20,7 @@ import torch.func as tf
 import ndgrad
 import ndgrad.autograd.functional as AF
 import ndgrad.func as nf
+from _timing import median_ms
 
 
 def scalar_fn(lib, A):
@@ -74,21 +73,6 @@ def cases(rng):
             ("hessian, 100 inputs (autograd.functional, vectorize=True)", hess_af, AF, TAF),
             ("jacobian, 100 -> 100 (autograd.functional, vectorize=True)", jac, AF, TAF),
             ("per-sample grads, MLP 784-128-10, batch 64 (vmap(grad))", per_sample, nf, tf)]
-
-
-def median_ms(steps, repeats, warmup=2):
-    """Median time of each step in milliseconds; the steps alternate, so a busy machine slows
-    them alike and the ratio stays fair."""
-    for _ in range(warmup):
-        for step in steps:
-            step()
-    times = [[] for _ in steps]
-    for _ in range(repeats):
-        for step, ts in zip(steps, times):
-            t0 = time.perf_counter()
-            step()
-            ts.append(time.perf_counter() - t0)
-    return [statistics.median(ts) * 1e3 for ts in times]
 
 
 def main():

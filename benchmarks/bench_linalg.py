@@ -10,13 +10,12 @@ import argparse
 import datetime
 import os
 import platform
-import statistics
-import time
 
 import numpy as np
 import torch
 
 import ndgrad
+from _timing import median_ms
 
 CASES = {"matmul 512x512 @ 512x512": ((512, 512), (512, 512)),
          "matmul 64x64x64 @ 64x64x64 (batched)": ((64, 64, 64), (64, 64, 64))}
@@ -40,21 +39,6 @@ def make_numpy_step(a, b, g):
         np.matmul(np.swapaxes(a, -1, -2), g)
         return ga
     return step
-
-
-def median_ms(steps, repeats, warmup=3):
-    """Median time of each step in milliseconds; the steps alternate, so a busy machine slows
-    them alike and the ratios stay fair."""
-    for _ in range(warmup):
-        for step in steps:
-            step()
-    times = [[] for _ in steps]
-    for _ in range(repeats):
-        for step, ts in zip(steps, times):
-            t0 = time.perf_counter()
-            step()
-            ts.append(time.perf_counter() - t0)
-    return [statistics.median(ts) * 1e3 for ts in times]
 
 
 def main():

@@ -10,13 +10,12 @@ import argparse
 import datetime
 import os
 import platform
-import statistics
-import time
 
 import numpy as np
 import torch
 
 import ndgrad
+from _timing import median_ms
 
 N = 1_000_000
 
@@ -62,21 +61,6 @@ def make_step(lib, fn, arrays, gout):
         fn(lib, x, y, z).backward(g)
         return x.grad
     return step
-
-
-def median_ms(steps, repeats, warmup=2):
-    """Median time of each step in milliseconds; the steps alternate, so a busy machine slows
-    them alike and the ratio stays fair."""
-    for _ in range(warmup):
-        for step in steps:
-            step()
-    times = [[] for _ in steps]
-    for _ in range(repeats):
-        for step, ts in zip(steps, times):
-            t0 = time.perf_counter()
-            step()
-            ts.append(time.perf_counter() - t0)
-    return [statistics.median(ts) * 1e3 for ts in times]
 
 
 def inputs(rng, domain):
