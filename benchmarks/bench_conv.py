@@ -7,15 +7,12 @@ conv 3x3 -> 32, relu) in ndgrad and in PyTorch on the CPU: the median of repeats
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
-import platform
 
 import numpy as np
 import torch
 
 import ndgrad
-from _timing import median_ms
+from _timing import median_ms, record
 
 
 def make_step(lib, arrays):
@@ -46,13 +43,7 @@ def main():
              f"| convnet fwd+bwd, 32x1x28x28, float32 | {nd:.2f} | {th:.2f} | {nd / th:.2f}x |\n")
     print(table, end="")
     if args.record:
-        info = (f"{platform.machine()}, {os.cpu_count()} CPUs, torch threads "
-                f"{torch.get_num_threads()}, numpy {np.__version__}, torch {torch.__version__}, "
-                f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.1f}")
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
-        with open(path, "a") as f:
-            f.write(f"\n## bench_conv, {datetime.datetime.now():%Y-%m-%d %H:%M} ({info})\n\n"
-                    f"median of {args.repeats} repeats\n\n{table}")
+        record("bench_conv", args.repeats, table)
 
 
 if __name__ == "__main__":

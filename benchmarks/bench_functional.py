@@ -8,9 +8,6 @@ over a batch of 64 (vmap of grad). Medians of repeats and their ratio.
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
-import platform
 
 import numpy as np
 import torch
@@ -20,7 +17,7 @@ import torch.func as tf
 import ndgrad
 import ndgrad.autograd.functional as AF
 import ndgrad.func as nf
-from _timing import median_ms
+from _timing import median_ms, record
 
 
 def scalar_fn(lib, A):
@@ -90,13 +87,7 @@ def main():
     table = "\n".join(rows) + "\n"
     print(table, end="")
     if args.record:
-        info = (f"{platform.machine()}, {os.cpu_count()} CPUs, torch threads "
-                f"{torch.get_num_threads()}, numpy {np.__version__}, torch {torch.__version__}, "
-                f"Python {platform.python_version()}")
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
-        with open(path, "a") as f:
-            f.write(f"\n## bench_functional, {datetime.datetime.now():%Y-%m-%d %H:%M} ({info})\n\n"
-                    f"median of {args.repeats} repeats\n\n{table}")
+        record("bench_functional", args.repeats, table)
 
 
 if __name__ == "__main__":

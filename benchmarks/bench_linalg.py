@@ -7,15 +7,12 @@ in PyTorch on the CPU and in NumPy by hand (the three matmuls a backward needs):
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
-import platform
 
 import numpy as np
 import torch
 
 import ndgrad
-from _timing import median_ms
+from _timing import median_ms, record
 
 CASES = {"matmul 512x512 @ 512x512": ((512, 512), (512, 512)),
          "matmul 64x64x64 @ 64x64x64 (batched)": ((64, 64, 64), (64, 64, 64))}
@@ -59,13 +56,7 @@ def main():
                   f"{nd / th:.2f}x | {nd / npy:.2f}x |\n")
     print(table, end="")
     if args.record:
-        info = (f"{platform.machine()}, {os.cpu_count()} CPUs, torch threads "
-                f"{torch.get_num_threads()}, numpy {np.__version__}, torch {torch.__version__}, "
-                f"Python {platform.python_version()}")
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
-        with open(path, "a") as f:
-            f.write(f"\n## bench_linalg, {datetime.datetime.now():%Y-%m-%d %H:%M} ({info})\n\n"
-                    f"median of {args.repeats} repeats\n\n{table}")
+        record("bench_linalg", args.repeats, table)
 
 
 if __name__ == "__main__":

@@ -7,15 +7,12 @@ PyTorch on the CPU: the median of repeats and their ratio.
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
-import platform
 
 import numpy as np
 import torch
 
 import ndgrad
-from _timing import median_ms
+from _timing import median_ms, record
 
 N = 1_000_000
 
@@ -99,13 +96,7 @@ def main():
     print()
     print(table, end="")
     if args.record:
-        info = (f"{platform.machine()}, {os.cpu_count()} CPUs, torch threads "
-                f"{torch.get_num_threads()}, numpy {np.__version__}, torch {torch.__version__}, "
-                f"Python {platform.python_version()}")
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
-        with open(path, "a") as f:
-            f.write(f"\n## bench_math, {datetime.datetime.now():%Y-%m-%d %H:%M} ({info})\n\n"
-                    f"median of {args.repeats} repeats\n\n{table}")
+        record("bench_math", args.repeats, table)
 
 
 if __name__ == "__main__":

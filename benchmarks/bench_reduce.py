@@ -7,15 +7,12 @@
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
-import platform
 
 import numpy as np
 import torch
 
 import ndgrad
-from _timing import median_ms
+from _timing import median_ms, record
 
 SHAPE = (1000, 1000)
 CASES = {
@@ -55,13 +52,7 @@ def main():
              "|---|---|---|---|\n" + "".join(rows))
     print(table, end="")
     if args.record:
-        info = (f"{platform.machine()}, {os.cpu_count()} CPUs, torch threads "
-                f"{torch.get_num_threads()}, numpy {np.__version__}, torch {torch.__version__}, "
-                f"Python {platform.python_version()}")
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "RESULTS.md")
-        with open(path, "a") as f:
-            f.write(f"\n## bench_reduce, {datetime.datetime.now():%Y-%m-%d %H:%M} ({info})\n\n"
-                    f"median of {args.repeats} repeats\n\n{table}")
+        record("bench_reduce", args.repeats, table)
 
 
 if __name__ == "__main__":
