@@ -39,7 +39,7 @@ from . import _dtypes
 from ._dtypes import FROM_NUMPY, result_type
 from ._tensor import Tensor, _wrap, _wrap_dim
 from .autograd import engine as _engine
-from .autograd.engine import ERR_BACKWARD_TWICE, HINT, Node, new_node
+from .autograd.engine import ERR_BACKWARD_TWICE, HINT, ZEROS, Node, new_node
 from .autograd.grad_mode import state
 from .autograd.graph import Packed, hook_state
 
@@ -75,6 +75,7 @@ class Op:
                            for rule, spec in self.rules)
         self.freeable = tuple(j for j, (kind, _, _) in enumerate(self.saves) if kind != _SHAPE)
         self.plans = {}  # input mask -> what to save (see _save_plan)
+        self.nothing_saved = (None,) * len(self.saves)
         self.node_cls = type(name, (OpNode,), {"__slots__": (), "op": self, "nout": nout})
 
     def _caller(self, rule, spec):
@@ -128,7 +129,7 @@ class OpNode(Node):
         if saved is None:
             raise RuntimeError(ERR_BACKWARD_TWICE)
         versions = self.versions
-        if versions.count(None) == len(versions):
+        if versions is None:
             return saved  # PERF: numbers and shapes only: nothing to check or unwrap
         vals = []
         for v, ver in zip(saved, versions):
@@ -177,7 +178,7 @@ class OpNode(Node):
             env += self.attrs
         outs = []
         for e, c in zip(self.next, op.calls):
-            if e is None or c is None or (useful is not None and e[0] not in useful):
+            if e is None or c is None or (useful is not None and e not in useful):
                 outs.append(None)
             else:
                 rule, get, spread = c
@@ -185,7 +186,8 @@ class OpNode(Node):
         return outs
 
 
-_BACKWARD_SUFFIX = r"Backwards?\d*$"
+# NOTE: PyTorch drops "Backward0" whole but keeps other numbers: PowBackward1 is "Pow1".
+_BACKWARD_SUFFIX = r"Backward(s|0)?(?=\d*$)"
 HINT_ANOMALY = ("Hint: the backtrace further above shows the operation that failed to compute its "
                 "gradient. The variable in question was changed in there or anywhere later. Good "
                 "luck!")
@@ -225,36 +227,59 @@ def _edge(t):
 
 def _record(op, out, args, arrays, attrs):
     """Attach a node to ``out``: edges to the inputs, and the values the rules named."""
-    edges = []
+    targets = []
+    nrs = None  # stays None while every input is output 0 of its node (nearly always)
     metas = []
     mask = 0  # bit k set: input k gets an edge (its gradient is wanted)
-    for k, a in enumerate(args):
+    bit = 1
+    for a in args:
         if isinstance(a, Tensor):
             fn = a._grad_fn
             if fn is not None:
                 if a._base is not None and a._view_ver != a._vc[0]:
                     fn = a._sync_grad_fn()
-                edges.append((fn, a._output_nr))
+                targets.append(fn)
+                if a._output_nr:
+                    if nrs is None:
+                        nrs = [0] * len(args)
+                    nrs[len(targets) - 1] = a._output_nr
                 d = a._data
                 metas.append((d.shape, d.dtype))
-                mask |= 1 << k
+                mask |= bit
+                bit <<= 1
                 continue
             if a._requires_grad:
-                edges.append((a, 0))
+                targets.append(a)
                 d = a._data
                 metas.append((d.shape, d.dtype))
-                mask |= 1 << k
+                mask |= bit
+                bit <<= 1
                 continue
-        edges.append(None)
+        targets.append(None)
         metas.append(None)
+        bit <<= 1
+    # PERF: the node is built here rather than by engine.new_node (one call less per op).
+    cls = op.node_cls
+    out._grad_fn = node = _new(cls)
+    node.next = tuple(targets)
+    node.nrs = ZEROS[len(targets)] if nrs is None else tuple(nrs)
+    node.metas = tuple(metas)
+    node.attrs = attrs
     if op.saves:
-        saved, versions = _save(op, out, args, arrays, mask)
+        plan = op.plans.get(mask)
+        if plan is None:
+            plan = _save_plan(op, mask)
+        if plan:
+            _save(node, plan, len(op.saves), out, args, arrays)
+        else:
+            node.saved, node.versions = op.nothing_saved, None
     else:
-        saved = versions = ()
-    out._grad_fn = node = new_node(op.node_cls, tuple(edges), saved, versions, attrs,
-                                   tuple(metas))
+        node.saved, node.versions = (), None
     if _ON_RECORD is not None:
         _ON_RECORD(node, out)
+
+
+_new = object.__new__
 
 
 def _save_plan(op, mask):
@@ -268,26 +293,29 @@ def _save_plan(op, mask):
     return plan
 
 
-def _save(op, out, args, arrays, mask):
-    """The values the rules of the wanted inputs name, with the versions to check them against."""
-    plan = op.plans.get(mask)
-    if plan is None:
-        plan = _save_plan(op, mask)
-    n = len(op.saves)
+def _save(node, plan, n, out, args, arrays):
+    """Keep on ``node`` the values in ``plan``, with the versions to check them against; numbers
+    and shapes need no check, and a node that saved only those gets ``versions = None``."""
     saved = [None] * n
-    versions = [None] * n
+    versions = None
     for j, kind, i in plan:
         if kind == _IN:
             a = args[i]
             saved[j] = a
             if isinstance(a, Tensor):
+                if versions is None:
+                    versions = [None] * n
                 versions[j] = a._vc[0]
         elif kind == _SHAPE:
             saved[j] = np.shape(arrays[i])
         else:
-            saved[j] = _SavedOut(out._data, out._vc)
-            versions[j] = out._vc[0]
-    return tuple(saved), tuple(versions)
+            vc = out._vc
+            saved[j] = _SavedOut(out._data, vc)
+            if versions is None:
+                versions = [None] * n
+            versions[j] = vc[0]
+    node.saved = tuple(saved)
+    node.versions = None if versions is None else tuple(versions)
 
 
 def _requires_grad(args) -> bool:
@@ -394,6 +422,29 @@ def unary(op: Op, a: Tensor):
     return t
 
 
+_NUMBERS = {}  # (number, dtype) -> a read-only 0-d array of that dtype
+
+
+def _number_array(v, dtype):
+    """A Python number as the 0-d array NumPy would turn it into against a ``dtype`` array.
+
+    PERF: NumPy converts a Python number anew on every call (~0.4 us of a 0.9 us multiply on a
+    small float32 array); the loops learners write reuse the same few constants, so the
+    converted arrays are kept. Zero is left out (0.0 == -0.0 would share a key), and so are
+    numbers the dtype cannot hold, and half precision (kept as NumPy converts it each time).
+    """
+    key = (v, dtype)
+    arr = _NUMBERS.get(key)
+    if arr is None:
+        if v == 0 or not -1e30 < v < 1e30 or dtype.itemsize < 4:
+            return v
+        if len(_NUMBERS) >= 512:
+            _NUMBERS.clear()
+        arr = _NUMBERS[key] = np.array(v, dtype)
+        arr.flags.writeable = False
+    return arr
+
+
 def binary(op: Op, a: Tensor, b):
     """The hot path for ``a (op) b``: same-dtype tensors, or a float tensor and a Python number."""
     if _VMAP is not None:
@@ -405,7 +456,8 @@ def binary(op: Op, a: Tensor, b):
         if x.dtype is not y.dtype:
             return apply(op, a, b)
     elif (tb is float or tb is int) and x.dtype.kind == "f":
-        y = b  # PERF: NumPy keeps a float array's dtype against a Python number (NEP 50)
+        # NumPy keeps a float array's dtype against a Python number (NEP 50), so no promotion.
+        y = _number_array(b, x.dtype)
     elif isinstance(b, _SCALARS):
         return apply(op, a, b)
     else:
@@ -530,14 +582,15 @@ def inplace(op: Op, self: Tensor, *others, attrs=()):
     probe._vc = self._vc
     _record(op, probe, (standin,) + others, arrays, attrs)
     node = probe._grad_fn
-    node.next = (edge0,) + node.next[1:]
+    node.next = (None if edge0 is None else edge0[0],) + node.next[1:]
+    node.nrs = (0 if edge0 is None else edge0[1],) + node.nrs[1:]
     node.metas = ((self._data.shape, self._data.dtype),) + node.metas[1:]
     base = self._base
     if base is None:
         self._grad_fn, self._output_nr = node, 0
         return self
     # An in-place change through a view rewrites the base's history (PyTorch's CopySlices).
-    cs = new_node(CopySlices, (_edge(base),) + node.next[1:], (), (), (),
+    cs = new_node(CopySlices, (_edge(base),) + tuple(zip(node.next[1:], node.nrs[1:])), (), None, (),
                   ((base._data.shape, base._data.dtype),) + node.metas[1:])
     cs.fn, cs.view_fn = node, self._view_fn
     base._grad_fn, base._output_nr = cs, 0
@@ -559,7 +612,7 @@ class CopySlices(Node):
         if useful is not None and fn.next[0] is not None:
             # NOTE: fn's first edge leads to the view's old grad_fn, which is outside the graph
             # being walked; the base's gradient needs that input's gradient all the same.
-            useful = useful | {fn.next[0][0]}
+            useful = useful | {fn.next[0]}
         if graph:
             region = self.view_fn(g)
             res = fn.apply([region], graph, useful)

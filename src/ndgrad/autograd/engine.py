@@ -52,11 +52,18 @@ class RemovableHandle:
 
 
 class Node:
-    """A backward function in the graph. ``next`` holds one edge per input: ``(target, nr)`` where
-    the target is another Node, a leaf Tensor (its gradient is accumulated), or the edge is None."""
+    """A backward function in the graph. Input k's edge is ``next[k]``, the target: another Node,
+    a leaf Tensor (its gradient is accumulated) or None; ``nrs[k]`` says which of a Node's outputs
+    input k was (0 for a leaf)."""
 
-    __slots__ = ("next", "saved", "versions", "attrs", "metas", "seq", "_hooks", "_prehooks",
-                 "_tensor_hooks", "_retained", "__weakref__")
+    # PERF: targets and output numbers in two tuples, not a tuple of (target, nr) pairs: one
+    # object fewer per input for the cyclic GC to track (the output numbers are nearly always
+    # zeros, shared through ZEROS). Full collections walking a large graph cost ~half of a
+    # scalar-graph workload before this.
+    __slots__ = ("next", "nrs", "saved", "versions", "attrs", "metas", "__dict__", "__weakref__")
+    # PERF: hooks are rare, so they are class-level defaults that a node overrides only when one
+    # is registered (its __dict__ is made then): four slot stores fewer per recorded op.
+    _hooks = _prehooks = _tensor_hooks = _retained = None
     op = None
     nout = 1  # how many outputs the node's forward had (gradient slots)
 
@@ -65,7 +72,8 @@ class Node:
 
     @property
     def next_functions(self) -> tuple:
-        return tuple((None, 0) if e is None else (_display(e[0]), e[1]) for e in self.next)
+        return tuple((None, 0) if t is None else (_display(t), nr)
+                     for t, nr in zip(self.next, self.nrs))
 
     @property
     def metadata(self) -> dict:
@@ -140,10 +148,27 @@ def _saved_value(node, op, key):
     return False, None
 
 
-def new_node(cls, edges, saved=(), versions=(), attrs=(), metas=()):
+class _Zeros(dict):
+    def __missing__(self, k):
+        z = self[k] = (0,) * k
+        return z
+
+
+ZEROS = _Zeros()  # ZEROS[k]: the shared ``nrs`` of a node whose k inputs are all output 0
+
+
+def split_edges(edges):
+    """``(next, nrs)`` of a node from its edges, each ``(target, nr)`` or None."""
+    targets = tuple(None if e is None else e[0] for e in edges)
+    nrs = tuple(0 if e is None else e[1] for e in edges)
+    return targets, (nrs if any(nrs) else ZEROS[len(nrs)])
+
+
+def new_node(cls, edges, saved=(), versions=None, attrs=(), metas=()):
+    """A node of class ``cls`` with ``edges`` (each ``(target, nr)`` or None) to its inputs."""
     n = cls.__new__(cls)
-    n.next, n.saved, n.versions, n.attrs, n.metas = edges, saved, versions, attrs, metas
-    n._hooks = n._prehooks = n._tensor_hooks = n._retained = None
+    n.next, n.nrs = split_edges(edges)
+    n.saved, n.versions, n.attrs, n.metas = saved, versions, attrs, metas
     return n
 
 
@@ -214,9 +239,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
         order.append(n)
         if type(n) is Tensor:
             continue
-        for e in n.next:
-            if e is not None:
-                tgt = e[0]
+        for tgt in n.next:
+            if tgt is not None:
                 if tgt in deps:
                     deps[tgt] += 1
                 else:
@@ -283,10 +307,9 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                         outs = [_as_array(x, graph) for x in r]
             if not retain_graph and n.saved:
                 n.release()
-            for e, g, meta in zip(n.next, outs, n.metas):
-                if e is None:
+            for tgt, nr, g, meta in zip(n.next, n.nrs, outs, n.metas):
+                if tgt is None:
                     continue
-                tgt = e[0]
                 if g is not None:
                     # PERF: the shape/dtype check is inlined; most gradients need no fixing.
                     arr = g._data if graph else g
@@ -296,7 +319,6 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                     if slots is None:
                         slots = buf[tgt] = [None] * (
                             1 if type(tgt) is Tensor or isinstance(tgt, Tensor) else tgt.nout)
-                    nr = e[1]
                     prev = slots[nr]
                     slots[nr] = g if prev is None else prev + g
                 d = deps[tgt] - 1
@@ -323,8 +345,8 @@ def _prune(order, deps, wanted):
         for n in reversed(order):
             if type(n) is Tensor or n in needed:
                 continue
-            for e in n.next:
-                if e is not None and (e[0] in wanted or e[0] in needed):
+            for tgt in n.next:
+                if tgt is not None and (tgt in wanted or tgt in needed):
                     needed.add(n)
                     changed = True
                     break

@@ -81,7 +81,8 @@ def _on_record(node, out):
         from .._ops import _SavedOut
         from .._tensor import Tensor
         hooks = state.stack[-1]
-        saved, versions = list(node.saved), list(node.versions)
+        saved = list(node.saved)
+        versions = [None] * len(saved) if node.versions is None else list(node.versions)
         for i, v in enumerate(saved):
             if type(v) is _SavedOut:
                 saved[i] = pack(out if out._data is v.arr else _as_tensor(v), hooks, v.nr)
