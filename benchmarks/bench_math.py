@@ -32,6 +32,7 @@ CASES = {
     "erf": (lambda t, x, y, z: t.erf(x), "any"),
     "erfc": (lambda t, x, y, z: t.erfc(x), "any"),
     "gelu": (lambda t, x, y, z: t.nn.functional.gelu(x), "any"),
+    "gelu(tanh)": (lambda t, x, y, z: t.nn.functional.gelu(x, approximate="tanh"), "any"),
     "frac": (lambda t, x, y, z: t.frac(x), "any"),
     "clamp(-.5, .5)": (lambda t, x, y, z: t.clamp(x, -0.5, 0.5), "any"),
     "clamp(tensor, tensor)": (lambda t, x, y, z: t.clamp(x, y, y + 1), "any"),

@@ -21,7 +21,9 @@ CASES = {
     "max(dim=1).values": lambda x: x.max(1)[0],
     "var(dim=1)": lambda x: x.var(1),
     "logsumexp(dim=1)": lambda x: x.logsumexp(1),
+    "logsumexp(dim=0)": lambda x: x.logsumexp(0),
     "cumsum(dim=1)": lambda x: x.cumsum(1),
+    "cumsum(dim=0)": lambda x: x.cumsum(0),
 }
 
 
@@ -40,10 +42,16 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--record", action="store_true", help="append the table to RESULTS.md")
+    ap.add_argument("-k", default="", help="only the cases whose name contains this")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     a = np.random.default_rng(0).standard_normal(SHAPE).astype(np.float32)
     rows = []
     for name, fn in CASES.items():
+        if args.k not in name:
+            continue
         nd_step, th_step = make_step(ndgrad, fn, a), make_step(torch, fn, a)
         np.testing.assert_allclose(nd_step().numpy(), th_step().numpy(), rtol=1e-3, atol=1e-3)
         nd, th = median_ms((nd_step, th_step), args.repeats)

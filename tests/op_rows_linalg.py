@@ -6,7 +6,7 @@ to sign are compared through sign-invariant outputs (|U|, U diag(S) Vh) in the g
 """
 import numpy as np
 
-from optable import Row, Sample, arr, rows
+from optable import Row, Sample, arr, rows, symmetric
 
 
 def _well(rng, *shape, dtype=np.float64):
@@ -133,14 +133,18 @@ def _spd_samples(rng):
             Sample((_spd(rng, 3, 3),), {"upper": True}), Sample((_spd(rng, 3, 3, dtype=np.float32),))]
 
 
+def _eigh_outputs(r):
+    L, V = r
+    return [L, V * V[..., :1, :].sign()]  # eigenvectors up to sign: first row made positive
+
+
 def _eigh(rng):
     return [Sample((_spd(rng, 3, 3),)), Sample((_spd(rng, 4, 4),), {"UPLO": "U"}),
             Sample((_spd(rng, 3, 3, dtype=np.float32),))]
 
 
 # NOTE: cholesky and eigh read one triangle of A, while PyTorch's gradient is the symmetric one,
-# so a finite difference along a non-symmetric direction cannot match it. Their gradients are
-# checked in test_linalg.py, along symmetric directions.
+# so their finite differences are taken along symmetric directions (project=symmetric).
 rows(
     Row("matmul", _matmul, method="matmul"),
     Row("mm", lambda rng: [Sample((arr(rng, 3, 4), arr(rng, 4, 2))),
@@ -168,6 +172,6 @@ rows(
     Row("linalg.solve", _solve),
     Row("linalg.qr", _qr),
     Row("linalg.svd", _svd, outputs=_svd_outputs),
-    Row("linalg.cholesky", _spd_samples, grad=False, note="gradient: test_linalg.py"),
-    Row("linalg.eigh", _eigh, grad=False, note="gradient: test_linalg.py"),
+    Row("linalg.cholesky", _spd_samples, project=symmetric),
+    Row("linalg.eigh", _eigh, outputs=_eigh_outputs, project=symmetric),
 )

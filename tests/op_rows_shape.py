@@ -59,6 +59,23 @@ def _scatter_add(rng):
                     arr(rng, 1, 3, dtype=np.float32)))]
 
 
+def _scatter_reduce(rng):
+    # NOTE: src has the index's shape: PyTorch's own backward fails on a larger src
+    idx0 = np.array([[0, 1, 2, 0], [0, 0, 1, 1]])  # repeats: several src values per slot
+    idx1 = np.array([[3, 3], [1, 2], [0, 0]])
+    return [Sample((arr(rng, 3, 4), 0, idx0, arr(rng, 2, 4), "sum")),
+            Sample((arr(rng, 3, 4), 0, idx0, arr(rng, 2, 4), "sum"), {"include_self": False}),
+            Sample((arr(rng, 3, 4), 1, idx1, arr(rng, 3, 2), "prod")),
+            Sample((arr(rng, 3, 4), 0, idx0, arr(rng, 2, 4), "prod"), {"include_self": False}),
+            Sample((arr(rng, 3, 4), 0, idx0, arr(rng, 2, 4), "mean")),
+            Sample((arr(rng, 3, 4), 1, idx1, arr(rng, 3, 2), "mean"), {"include_self": False}),
+            Sample((arr(rng, 3, 4), 0, idx0, arr(rng, 2, 4), "amax")),
+            Sample((arr(rng, 3, 4), 1, idx1, arr(rng, 3, 2), "amax"), {"include_self": False}),
+            Sample((arr(rng, 3, 4), 0, idx0, arr(rng, 2, 4), "amin")),
+            Sample((arr(rng, 2, 3, dtype=np.float32), 0, np.array([[1, 1, 0]]),
+                    arr(rng, 1, 3, dtype=np.float32), "amin"), {"include_self": False})]
+
+
 def _split(rng):
     return [Sample((arr(rng, 5, 3), 2)), Sample((arr(rng, 5, 3), [1, 4])),
             Sample((arr(rng, 2, 7), 3, 1)), Sample((arr(rng, 4, 3), [2, 1, 0], -1))]
@@ -68,6 +85,34 @@ def _index_add(rng):
     return [Sample((arr(rng, 3, 4), 0, _idx(0, 2, 0), arr(rng, 3, 4))),
             Sample((arr(rng, 3, 4), 1, _idx(1, 1), arr(rng, 3, 2)), {"alpha": -2.0}),
             Sample((arr(rng, 3, 4), -1, _idx(3), arr(rng, 3, 1)))]
+
+
+def _index_fill(rng):
+    # NOTE: PyTorch's backward for a tensor value fails on negative indices: numbers only there
+    return [Sample((arr(rng, 3, 4), 0, _idx(0, 2, 0), 1.5)),
+            Sample((arr(rng, 3, 4), 1, _idx(3, -1, 0), 0.25)),
+            Sample((arr(rng, 3, 4), 1, _idx(3, 1, 3), arr(rng))),
+            Sample((arr(rng, 2, 3, 4), -1, np.array(2), -0.5)),
+            Sample((arr(rng), 0, _idx(0), arr(rng))),
+            Sample((arr(rng, 2, 3, dtype=np.float32), 1, _idx(2), arr(rng, dtype=np.float32)))]
+
+
+def _index_copy(rng):
+    return [Sample((arr(rng, 3, 4), 0, _idx(2, 0), arr(rng, 2, 4))),
+            Sample((arr(rng, 3, 4), 1, _idx(3, 1, 0), arr(rng, 3, 3))),
+            Sample((arr(rng, 2, 3, 4), -1, np.array(1), arr(rng, 2, 3, 1))),
+            Sample((arr(rng), 0, _idx(0), arr(rng))),
+            Sample((arr(rng, 2, 3, dtype=np.float32), 0, _idx(1),
+                    arr(rng, 1, 3, dtype=np.float32)))]
+
+
+def _masked_scatter(rng):
+    return [Sample((arr(rng, 3, 4), _mask(rng, 3, 4), arr(rng, 12))),
+            Sample((arr(rng, 3, 1), _mask(rng, 3, 4), arr(rng, 3, 5))),
+            Sample((arr(rng, 3, 4), _mask(rng, 4), arr(rng, 2, 7))),
+            Sample((arr(rng), np.array(True), arr(rng, 2))),
+            Sample((arr(rng, 2, 3, dtype=np.float32), _mask(rng, 2, 3),
+                    arr(rng, 6, dtype=np.float32)))]
 
 
 def _masked_fill(rng):
@@ -144,11 +189,15 @@ rows(
     Row("gather", lambda rng: [Sample(a) for a in _along(rng)], method="gather"),
     Row("scatter", _scatter, method="scatter"),
     Row("scatter_add", _scatter_add, method="scatter_add"),
+    Row("scatter_reduce", _scatter_reduce, method="scatter_reduce"),
     Row("index_select", lambda rng: [Sample((arr(rng, 3, 4), 0, _idx(2, 0, 2))),
                                      Sample((arr(rng, 3, 4), -1, _idx(1))),
                                      Sample((arr(rng, 5), 0, np.array(3)))], method="index_select"),
     Row("index_add", _index_add, method="index_add"),
+    Row("index_fill", _index_fill, method="index_fill"),
+    Row("index_copy", _index_copy, method="index_copy"),
     Row("masked_fill", _masked_fill, method="masked_fill"),
+    Row("masked_scatter", _masked_scatter, method="masked_scatter"),
     Row("masked_select", _masked_select, method="masked_select"),
     Row("take", lambda rng: [Sample((arr(rng, 3, 4), _idx(0, 11, 5, 5))),
                              Sample((arr(rng, 3, 4), np.array([[1, -1], [2, 2]]))),

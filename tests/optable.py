@@ -39,6 +39,8 @@ class Row:
     rtol: float = 1e-4
     fd_atol: float = 1e-5           # finite differences are taken in float64
     outputs: Callable[[Any], list] | None = None  # pick the float outputs of a result
+    # maps each random finite-difference direction into the inputs' domain (e.g. `symmetric`)
+    project: Callable[[np.ndarray], np.ndarray] | None = None
     note: str = ""
     alias: str | None = None        # a second public name the same row covers
 
@@ -49,6 +51,12 @@ ALIASES: set = set()
 
 def alias(*names: str) -> None:
     ALIASES.update(names)
+
+
+def symmetric(d):
+    """The symmetric part of (a batch of) square matrices: a direction for ops that read one
+    triangle of their input (cholesky, eigh), whose gradient is defined on symmetric inputs."""
+    return (d + np.swapaxes(d, -1, -2)) / 2
 
 
 def arr(rng, *shape, low=-2.0, high=2.0, dtype=np.float64):

@@ -380,3 +380,105 @@ def test_inplace_operators_match_torch():
         b.bitwise_not_()
         return [a, f, m, b]
     same(*both(run))
+
+
+# -- erf, erfc and gelu kernels: dense grids, tails, saturation -----------------------------------
+def _dense(top, n=200001):
+    mag = np.linspace(0.0, top, n)
+    return np.concatenate([mag, -mag])
+
+
+@pytest.mark.parametrize("name", ["erf", "erfc"])
+def test_erf_erfc_dense_grid_against_math(name):
+    ref = np.vectorize(getattr(math, name))
+    x64 = _dense(27.0)
+    got = getattr(ndgrad, name)(ndgrad.tensor(x64)).numpy()
+    want = ref(x64)
+    tiny = np.abs(want) < 1e-300
+    np.testing.assert_allclose(got[~tiny], want[~tiny], rtol=2e-15, atol=0)
+    x32 = _dense(11.0).astype(np.float32)
+    got = getattr(ndgrad, name)(ndgrad.tensor(x32)).numpy()
+    want = ref(x32.astype(np.float64))
+    normal = np.abs(want) > np.finfo(np.float32).tiny
+    rel = np.abs(got[normal] - want[normal]) / np.abs(want[normal])
+    assert rel.max() < 5e-7, (rel.max(), x32[normal][np.argmax(rel)])
+    np.testing.assert_allclose(got[~normal], want[~normal], rtol=5e-7, atol=1.5e-45)
+
+
+def test_erfc_float32_tail_keeps_relative_accuracy():
+    x = np.linspace(3.0, 9.1, 60001).astype(np.float32)  # erfc from 2e-5 down to 1.6e-38
+    got = ndgrad.erfc(ndgrad.tensor(x)).numpy().astype(np.float64)
+    want = np.vectorize(math.erfc)(x.astype(np.float64))
+    assert np.max(np.abs(got - want) / want) < 5e-7
+    back = ndgrad.erfc(ndgrad.tensor(-x)).numpy()
+    np.testing.assert_allclose(back, 2 - want, rtol=1e-7, atol=0)
+
+
+def test_float32_erf_saturates_exactly():
+    x = np.concatenate([np.linspace(4.3, 50.0, 5001), [1e30, np.inf]]).astype(np.float32)
+    got = ndgrad.erf(ndgrad.tensor(np.concatenate([x, -x]))).numpy()
+    np.testing.assert_array_equal(got, np.concatenate([np.ones_like(x), -np.ones_like(x)]))
+    assert np.all(np.abs(ndgrad.erf(ndgrad.tensor(_dense(10.0).astype(np.float32))).numpy()) <= 1)
+    np.testing.assert_array_equal(ndgrad.erfc(ndgrad.tensor(-x)).numpy(), 2)
+    np.testing.assert_array_equal(ndgrad.erfc(ndgrad.tensor(x[x >= 10.1])).numpy(), 0)
+
+
+def _gelu_exact(x, approximate):
+    """gelu and its derivative in float64, written without cancellation."""
+    if approximate == "tanh":
+        k = math.sqrt(2 / math.pi)
+        z = k * (x + 0.044715 * x ** 3)
+        with np.errstate(over="ignore"):
+            s, c = 1 / (1 + np.exp(-2 * z)), 1 / (1 + np.exp(2 * z))  # (1 + tanh z) / 2, 1 - that
+        return x * s, s + 2 * k * x * s * c * (1 + 3 * 0.044715 * x * x)
+    cdf = 0.5 * np.vectorize(math.erfc)(-x / math.sqrt(2))
+    with np.errstate(over="ignore", invalid="ignore"):
+        return x * cdf, cdf + x * np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_gelu_dense_grid_as_accurate_as_torch(approximate, dtype):
+    """Values and gradients on a dense grid, against float64 written without cancellation: within
+    4x torch's own error (1 + tanh z and 1 + erf cancel in the left tail in both), plus a few
+    units in the last place of |x| and of the result; zeros carry torch's sign."""
+    x = np.concatenate([np.linspace(-12.0, 12.0, 48001), [-100.0, -0.0, 0.0, 1e-30, 100.0]])
+    x = x.astype(dtype)
+
+    def run(t):
+        a = t.tensor(x, requires_grad=True)
+        out = t.nn.functional.gelu(a, approximate=approximate)
+        out.backward(t.ones_like(out))
+        return out.detach().numpy().astype(np.float64), a.grad.numpy().astype(np.float64)
+
+    got, want = run(ndgrad), run(torch)
+    exact = _gelu_exact(x.astype(np.float64), approximate)
+    eps = {"float16": 1e-3, "float32": 6e-8, "float64": 1.1e-16}[dtype]
+    for g, w, e in zip(got, want, exact):
+        err, err_torch = np.abs(g - e), np.abs(w - e)
+        # torch's rounding noise, its largest within 50 grid steps
+        noise = np.lib.stride_tricks.sliding_window_view(np.pad(err_torch, 50, "edge"), 101)
+        bound = 4 * noise.max(axis=1) + 4 * eps * (1 + np.abs(x) + np.abs(e))
+        assert np.all(err <= bound), (np.max(err - bound), x[np.argmax(err - bound)])
+    zero = (want[0] == 0) & (got[0] == 0)
+    assert zero.sum() > 100
+    np.testing.assert_array_equal(np.signbit(got[0][zero]), np.signbit(want[0][zero]))
+
+
+@pytest.mark.parametrize("approximate", ["none", "tanh"])
+def test_gelu_double_backward(approximate):
+    def run(t):
+        a = t.tensor([-6.5, -2.0, -0.3, 0.0, 0.4, 1.7, 7.0], dtype=t.float64, requires_grad=True)
+        (g,) = t.autograd.grad(t.nn.functional.gelu(a, approximate=approximate).sum(), a,
+                               create_graph=True)
+        (h,) = t.autograd.grad((g * g).sum(), a)
+        return [g, h]
+    same(*both(run), rtol=1e-10, atol=1e-12)
+
+
+def test_gelu_inf_and_nan_are_silent():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for approximate in ("none", "tanh"):
+            a = ndgrad.tensor([np.inf, -np.inf, np.nan, -1e30, 1e30], requires_grad=True)
+            ndgrad.nn.functional.gelu(a, approximate=approximate).sum().backward()

@@ -173,8 +173,9 @@ def test_finite_differences(case):
     w = _weights(row, out)
     f, base, diff, shapes = _scalar_fn(row, s, w)
     rng = np.random.default_rng(99)
-    v = [rng.uniform(-1, 1, size=sh) for sh in shapes]
-    u = [rng.uniform(-1, 1, size=sh) for sh in shapes]
+    project = row.project or (lambda d: d)
+    v = [project(rng.uniform(-1, 1, size=sh)) for sh in shapes]
+    u = [project(rng.uniform(-1, 1, size=sh)) for sh in shapes]
 
     def value(eps, direction):
         ts = [ndgrad.tensor(base[k] + eps * d) for k, d in zip(diff, direction)]

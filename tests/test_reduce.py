@@ -8,6 +8,7 @@ import torch
 
 import ndgrad
 from both import grads_close, same
+from ndgrad import _reduce
 
 TIES = [[1., 3., 3.], [2., 0., 2.]]
 NANS = [[2., float("nan"), 1., float("nan")], [1., 1., 0., 1.]]
@@ -49,13 +50,7 @@ def test_tie_gradients_match_torch(fn):
 @pytest.mark.parametrize("data", [TIES, NANS, [[2., 1., 2., 1., 2., 1.]], [[1, 3, 3, 0, 3]],
                                   [[True, False, True]]])
 def test_ties_and_nan_pick_torch_indices(expr, data):
-    def run(t):
-        x = t.tensor(data)
-        if "topk" in expr and x.dtype != t.bool:
-            # NOTE: PyTorch's topk orders ties by its partial sort; only the values are compared
-            return eval(expr, {"x": x})[0]
-        return eval(expr, {"x": x})
-    same(run)
+    same(lambda t: eval(expr, {"x": t.tensor(data)}))
 
 
 def test_median_tie_index_matches_torch_on_random_ties():
@@ -65,6 +60,80 @@ def test_median_tie_index_matches_torch_on_random_ties():
         same(lambda t: t.tensor(data).median(1))
         same(lambda t: t.tensor(data).sort(dim=1, descending=True, stable=True))
         same(lambda t: t.tensor(data).sort(dim=1, stable=True))
+
+
+def _tied(rng, shape, dtype):
+    """Small integers (ties everywhere), with some NaNs in float tensors."""
+    x = rng.integers(0, int(rng.integers(1, 6)), size=shape).astype(np.float64)
+    if dtype != "int64" and rng.random() < 0.3:
+        x[rng.random(shape) < 0.2] = np.nan
+    return x
+
+
+TIED_SHAPES = [((1,), 0), ((3,), 0), ((4,), 0), ((10,), 0), ((17,), 0), ((40,), -1), ((64,), 0),
+               ((130,), 0), ((700,), 0), ((2000,), 0), ((3, 50), 1), ((70, 2), 0), ((2, 130, 3), 1)]
+
+
+@pytest.mark.parametrize("shape,dim", TIED_SHAPES)
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64"])
+def test_topk_ties_match_torch(shape, dim, dtype):
+    """PyTorch's topk picks and orders ties by std::partial_sort (k * 64 <= n) or by
+    std::nth_element and std::sort: indices and values equal on random tied inputs."""
+    rng = np.random.default_rng([*shape, dim % 3, len(dtype)])
+    n = shape[dim]
+    ks = sorted({1, 2, n, max(1, n // 64), (n + 1) // 2, int(rng.integers(1, n + 1))})
+    for k in ks:
+        if k > n:
+            continue
+        for largest in (True, False):
+            for sorted_ in (True, False):
+                data = _tied(rng, shape, dtype)
+                for strided in (False, True):
+                    def run(t):
+                        x = t.tensor(data, dtype=getattr(t, dtype))
+                        if strided:
+                            x = x.transpose(0, -1).contiguous().transpose(0, -1)
+                        return x.topk(k, dim, largest=largest, sorted=sorted_)
+                    same(run)
+
+
+@pytest.mark.parametrize("shape,dim", TIED_SHAPES)
+@pytest.mark.parametrize("descending", [False, True])
+def test_unstable_sort_ties_match_torch(shape, dim, descending):
+    """sort(stable=False) orders ties as std::sort does (from 17 elements on, not stable)."""
+    rng = np.random.default_rng([*shape, dim % 3, descending])
+    for dtype in ("float64", "float32", "int64"):
+        data = _tied(rng, shape, dtype)
+        same(lambda t: t.tensor(data, dtype=getattr(t, dtype)).sort(dim, descending))
+        same(lambda t: t.tensor(data, dtype=getattr(t, dtype)).sort(dim=dim, descending=descending,
+                                                                    stable=True))
+
+
+@pytest.mark.parametrize("expr", [
+    "t.zeros(0, 100).topk(3)", "t.zeros(2, 0, 5).topk(2, 2, False, False)",
+    "t.zeros(0, 40).sort()", "t.zeros(3, 0, 2).sort(1, True)", "t.zeros(0, 40).topk(0)",
+    "t.tensor(3.).topk(1, sorted=False)"])
+def test_sort_topk_empty_and_0d(expr):
+    same(lambda t: eval(expr, {"t": t}))
+
+
+@pytest.mark.parametrize("expr", [
+    "x.topk(3)", "x.topk(3, largest=False)", "x.topk(7, 0, sorted=False)",
+    "x.topk(40, sorted=False)", "x.sort()", "x.sort(0, True)", "x.max(1)", "x.min(0)",
+    "x.median(1)"])
+def test_tie_choice_gradients_match_torch(expr):
+    data = np.random.default_rng(8).integers(0, 3, size=(9, 400)).astype(float)
+    _check_grad(data, lambda t, x: eval(expr, {"x": x}))
+    _check_grad(data, lambda t, x: eval(expr, {"x": x}), "float32")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32", "int64"])
+def test_argmax_argmin_max_min_median_ties_match_torch(dtype):
+    rng = np.random.default_rng(12)
+    for shape, dim in TIED_SHAPES:
+        data = _tied(rng, shape, dtype)
+        for expr in ("x.max(d)", "x.min(d)", "x.argmax(d)", "x.argmin(d)", "x.median(d)"):
+            same(lambda t: eval(expr, {"x": t.tensor(data, dtype=getattr(t, dtype)), "d": dim}))
 
 
 def test_nan_gradients():
@@ -196,3 +265,71 @@ def test_zero_dim_inputs():
     for expr in ("x.max(0)", "x.sort()", "x.topk(1)", "x.median(0)", "x.cumsum(0)", "x.cumprod(-1)",
                  "x.prod(0)", "x.argmax(0)", "x.amax()", "x.logsumexp(0)", "x.var(correction=0)"):
         same(lambda t: eval(expr, {"x": t.tensor(3.)}))
+
+
+# -- cumsum and logsumexp kernels ----------------------------------------------------------------
+def _close(got, want, rtol=1e-6, atol=1e-7):
+    assert str(got.dtype) == str(want.dtype) and tuple(got.shape) == tuple(want.shape)
+    grads_close(want.detach().numpy(), got.detach().numpy(), rtol, atol)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("dim", [0, 1, -1, 2])
+def test_cumsum_gradient_values_and_layout(dim, dtype):
+    data = np.random.default_rng(3).standard_normal((4, 5, 6))
+
+    def run(t):
+        x = t.tensor(data, dtype=getattr(t, dtype), requires_grad=True)
+        w = t.tensor(np.linspace(-1, 2, 120).reshape(4, 5, 6), dtype=getattr(t, dtype))
+        (x.cumsum(dim) * w).sum().backward()
+        return x.grad
+
+    got, want = run(ndgrad), run(torch)
+    _close(got, want, rtol={"float32": 1e-6, "float64": 1e-13}[dtype])
+    # the reversed scan writes a contiguous result, which .grad takes without reordering
+    assert _reduce._rev_cumsum(data, dim).flags.c_contiguous
+
+
+def test_cumsum_double_backward():
+    def run(t):
+        x = t.tensor([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]], dtype=t.float64, requires_grad=True)
+        (g,) = t.autograd.grad((x.cumsum(1) ** 2).sum(), x, create_graph=True)
+        (h,) = t.autograd.grad((g * g.flip(1)).sum(), x)
+        return [g, h]
+    for got, want in zip(run(ndgrad), run(torch)):
+        _close(got, want, rtol=1e-12)
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+@pytest.mark.parametrize("dim", [0, 1, (0, 2), -1])
+def test_logsumexp_gradients_and_second_order(dim, keepdim):
+    data = np.random.default_rng(4).uniform(-3, 3, (3, 4, 5))
+    data[0, 0, :] = -np.inf
+
+    def run(t, dtype):
+        x = t.tensor(data, dtype=getattr(t, dtype), requires_grad=True)
+        out = x.logsumexp(dim, keepdim=keepdim)
+        w = t.tensor(np.linspace(-1, 2, out.numel()).reshape(tuple(out.shape)), dtype=out.dtype)
+        (g,) = t.autograd.grad((out * w).sum(), x, create_graph=dtype == "float64")
+        return out, g, x
+
+    for dtype in ("float32", "float64"):
+        (o1, g1, _), (o2, g2, _) = run(ndgrad, dtype), run(torch, dtype)
+        _close(o1, o2)
+        _close(g1, g2)
+    (_, g1, x1), (_, g2, x2) = run(ndgrad, "float64"), run(torch, "float64")
+    finite = np.isfinite(g2.detach().numpy())
+    h1 = ndgrad.autograd.grad((g1 * g1)[ndgrad.tensor(finite)].sum(), x1)[0]
+    h2 = torch.autograd.grad((g2 * g2)[torch.tensor(finite)].sum(), x2)[0]
+    np.testing.assert_allclose(h1.numpy(), h2.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_logsumexp_of_integers_and_zero_dim():
+    same(lambda t: t.tensor([[1, 2, 3], [-4, 0, 7]]).logsumexp(1))
+    same(lambda t: t.tensor([[1, 2, 3], [-4, 0, 7]], dtype=t.int32).logsumexp(0, keepdim=True))
+
+    def run(t):
+        x = t.tensor(0.5, requires_grad=True)
+        x.logsumexp(0).backward()
+        return x.grad
+    same(run)

@@ -3,6 +3,7 @@ every kind of index, setitem, method-only ops (view, expand, repeat, T, mT) and 
 the ops that take tensor lists (cat, stack, hstack, vstack), checked by finite differences too."""
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -335,3 +336,403 @@ def test_large_index_backward_accumulates():
         x[t.tensor(idx)].backward(t.tensor(g))
         return x.grad
     np.testing.assert_allclose(f(ndgrad).numpy(), f(torch).numpy(), rtol=1e-12, atol=1e-12)
+
+
+# -- in-place variants: scatter_, index_*_, masked_scatter_, squeeze_, t_, transpose_... --------
+def _idx3(t):
+    """An index of shape (2, 2, 4) into dim 1 of BASE: distinct targets along dim 1."""
+    return t.tensor([[[0, 1, 2, 0], [2, 0, 1, 1]]] * 2)
+
+
+def _inplace(fn):
+    """``fn(t, y, b)`` applied in place to ``y = a * 1`` (a non-leaf); returns ``y``."""
+    def make(t, a, b):
+        y = a * 1
+        out = fn(t, y, b)
+        assert out is y
+        return y
+    return make
+
+
+INPLACE = {
+    "scatter_": (lambda t, y, b: y.scatter_(1, _idx3(t), b[:, :2] * 2),
+                 lambda t, y, b: y.scatter(1, _idx3(t), b[:, :2] * 2)),
+    "scatter_-value": (lambda t, y, b: y.scatter_(2, _idx3(t)[:, :, :3], 1.5).mul_(b),
+                       lambda t, y, b: y.scatter(2, _idx3(t)[:, :, :3], 1.5) * b),
+    "scatter_add_": (lambda t, y, b: y.scatter_add_(1, t.tensor([[[0, 0, 2, 0]]] * 2), b[:, :1]),
+                     lambda t, y, b: y.scatter_add(1, t.tensor([[[0, 0, 2, 0]]] * 2), b[:, :1])),
+    "index_add_": (lambda t, y, b: y.index_add_(2, t.tensor([0, 3, 0]), b[..., :3], alpha=-2),
+                   lambda t, y, b: y.index_add(2, t.tensor([0, 3, 0]), b[..., :3], alpha=-2)),
+    "index_fill_": (lambda t, y, b: y.index_fill_(1, t.tensor([2, 0]), -1.0).mul_(b),
+                    lambda t, y, b: y.index_fill(1, t.tensor([2, 0]), -1.0) * b),
+    "index_fill_-tensor": (lambda t, y, b: y.index_fill_(1, t.tensor([2, 0, 2]), b[0, 0, 0] * 3),
+                           lambda t, y, b: y.index_fill(1, t.tensor([2, 0, 2]), b[0, 0, 0] * 3)),
+    "index_copy_": (lambda t, y, b: y.index_copy_(2, t.tensor([3, 1]), b[..., :2]),
+                    lambda t, y, b: y.index_copy(2, t.tensor([3, 1]), b[..., :2])),
+    "masked_scatter_": (lambda t, y, b: y.masked_scatter_(y > 1.5, b.reshape(-1) * 2),
+                        lambda t, y, b: y.masked_scatter(y > 1.5, b.reshape(-1) * 2)),
+    "scatter_reduce_-prod": (
+        lambda t, y, b: y.scatter_reduce_(1, _idx3(t), b[:, :2], "prod", include_self=False),
+        lambda t, y, b: y.scatter_reduce(1, _idx3(t), b[:, :2], "prod", include_self=False)),
+    "scatter_reduce_-mean": (
+        lambda t, y, b: y.scatter_reduce_(1, t.tensor([[[0, 0, 2, 0]]] * 2), b[:, :1], "mean"),
+        lambda t, y, b: y.scatter_reduce(1, t.tensor([[[0, 0, 2, 0]]] * 2), b[:, :1], "mean")),
+    "scatter_reduce_-amax": (
+        lambda t, y, b: y.scatter_reduce_(2, _idx3(t)[..., :3], b[:, :2, :3] * 1.3 - 0.9, "amax"),
+        lambda t, y, b: y.scatter_reduce(2, _idx3(t)[..., :3], b[:, :2, :3] * 1.3 - 0.9, "amax")),
+    "masked_scatter_-broadcast": (
+        lambda t, y, b: y.masked_scatter_(t.tensor([True, False, False, True]), b[1]),
+        lambda t, y, b: y.masked_scatter(t.tensor([True, False, False, True]), b[1])),
+}
+
+RESTRIDE = {
+    "squeeze_": lambda t, a, b: (a[:, :1] * b[:, :1]).squeeze_() * b[:, 0],
+    "squeeze_-dim": lambda t, a, b: (a[:, :1] * 1).squeeze_(1) * b[:, 0],
+    "squeeze_-dims": lambda t, a, b: (a[:1, :1] * 1).squeeze_((0, 1)) * b[0, 0],
+    "unsqueeze_": lambda t, a, b: (a * 1).unsqueeze_(-2) * b[:, :, None],
+    "t_": lambda t, a, b: (a[0] * 1).t_() @ b[1],
+    "t_-1d": lambda t, a, b: (a[0, 0] * 1).t_() * b[0, 0],
+    "transpose_": lambda t, a, b: (a * 1).transpose_(0, 2) * b.transpose(0, 2),
+    "swapdims_": lambda t, a, b: (a * 1).swapdims_(-1, 1) * b.swapdims(-1, 1),
+    "swapaxes_": lambda t, a, b: (a * 1).swapaxes_(1, 2) * b.swapaxes(1, 2),
+    "t_-chain": lambda t, a, b: (a[1] * 1).t_().unsqueeze_(0).squeeze_(0).t_() * b[0],
+}
+
+
+def _through_views(t, a, b):
+    y = a * 1
+    v = y[1]
+    v.t_()
+    v.mul_(b[0].t())
+    w = y[0, 1:]
+    w.unsqueeze_(1)
+    w.index_fill_(2, t.tensor([1]), 0.5)
+    y[:, 0].scatter_(1, t.tensor([[3], [1]]), b[:, 2, :1] * 3)
+    return y, v, w
+
+
+INPLACE_MAKES = {**{k: _inplace(f) for k, (f, _) in INPLACE.items()}, **RESTRIDE,
+                 "through-views": _through_views}
+
+
+@pytest.mark.parametrize("name", sorted(INPLACE_MAKES))
+def test_inplace_gradients_match_torch(name):
+    same_grads(INPLACE_MAKES[name], 2)
+
+
+@pytest.mark.parametrize("name", sorted(INPLACE_MAKES))
+def test_inplace_finite_differences(name):
+    check_fd(INPLACE_MAKES[name], 2)
+
+
+@pytest.mark.parametrize("name", sorted(INPLACE))
+def test_inplace_agrees_with_out_of_place_to_second_order(name):
+    inplace_fn, out_of_place = INPLACE[name]
+    rng = np.random.default_rng(2)
+    w, u = rng.uniform(-1, 1, BASE.shape), rng.uniform(-1, 1, BASE.shape)
+
+    def hvp(fn):
+        a, b = leaf(ndgrad, BASE), leaf(ndgrad, BASE + 1)
+        y = fn(ndgrad, a * a, b * b)
+        gs = ndgrad.autograd.grad((y * ndgrad.tensor(w)).sum() ** 2, [a, b], create_graph=True)
+        dot = sum((g * ndgrad.tensor(u)).sum() for g in gs)
+        return [g.detach().numpy() for g in gs + ndgrad.autograd.grad(dot, [a, b])]
+    for got, want in zip(hvp(inplace_fn), hvp(out_of_place)):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+INPLACE_NAMED = [
+    lambda t, y: y.scatter_(0, t.tensor([[[1]]]), y[:1, :1, :1].detach() * 2),
+    lambda t, y: y.scatter_(0, t.tensor([[[1]]]), 2.0),
+    lambda t, y: y.scatter_(0, t.tensor([[[1]]]), value=2.0),
+    lambda t, y: y.scatter_(0, t.tensor([[[1]]]), t.ones(1, 1, 1, dtype=t.float64), reduce="add"),
+    lambda t, y: y.scatter_(0, t.tensor([[[1]]]), 3.0, reduce="multiply"),
+    lambda t, y: y.scatter_add_(0, t.tensor([[[1]]]), t.ones(1, 1, 1, dtype=t.float64)),
+    lambda t, y: y.index_add_(0, t.tensor([1]), t.ones(1, 3, 4, dtype=t.float64), alpha=2),
+    lambda t, y: y.index_fill_(1, t.tensor([0, 2]), 3.0),
+    lambda t, y: y.index_fill_(1, t.tensor([0]),
+                               t.tensor(3.0, dtype=t.float64, requires_grad=True)),
+    lambda t, y: y.index_copy_(2, t.tensor([0, 2]), t.ones(2, 3, 2, dtype=t.float64)),
+    lambda t, y: y.masked_scatter_(y > 1, t.ones(24, dtype=t.float64)),
+    lambda t, y: y.scatter_reduce_(0, t.tensor([[[1]]]), y[:1, :1, :1] * 2, "amin"),
+    lambda t, y: y[:1].squeeze_(), lambda t, y: y[:1].squeeze_(0), lambda t, y: y.squeeze_(1),
+    lambda t, y: y[:1].squeeze_((0, 2)), lambda t, y: y.unsqueeze_(1), lambda t, y: y[0].t_(),
+    lambda t, y: y[0, 0].t_(), lambda t, y: y.transpose_(0, 2), lambda t, y: y.swapdims_(0, 1),
+    lambda t, y: y.swapaxes_(-1, 0), lambda t, y: y[1].unsqueeze_(0).squeeze_(0).t_(),
+    lambda t, y: y[1].unsqueeze_(0).transpose_(0, 1),
+]
+
+
+@pytest.mark.parametrize("i", range(len(INPLACE_NAMED)))
+def test_inplace_grad_fn_names_versions_and_identity_match_torch(i):
+    def seen(t):
+        x = leaf(t)
+        y = x * 1
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # scatter's reduce= warns: checked on its own below
+            r = INPLACE_NAMED[i](t, y)
+        nxt = [None if f is None else type(f).__name__ for f, _ in r.grad_fn.next_functions]
+        return (type(r.grad_fn).__name__, r.grad_fn.name(), nxt, r._version, y._version,
+                tuple(r.shape), r._is_view(), r._base is y, r._base is None)
+    assert seen(ndgrad) == seen(torch)
+
+
+def test_inplace_restride_without_grad():
+    def f(t):
+        x = t.arange(6.).reshape(2, 3)
+        y = x.t_()
+        z = t.ones(2, 1, 3).squeeze_().unsqueeze_(0).transpose_(0, 1)
+        with t.no_grad():
+            w = leaf(t, np.ones((2, 3)))
+            w.t_()
+        return y is x, x, x._version, z, z._version, w, w.grad_fn, w._version, w.requires_grad
+    same(f)
+
+
+def test_inplace_restride_of_a_view_keeps_sharing_storage():
+    def f(t):
+        y = t.arange(12.).reshape(3, 4)
+        v = y[1:]
+        v.t_()
+        v[0] = -1
+        v.unsqueeze_(0)[0, 1, 1] = -2
+        return y, v, v.shape, v._base is y, v.is_contiguous(), y._version, v._version
+    same(f)
+
+
+def test_scatter_reduce_argument_values_and_backward_error():
+    def f(t):
+        x = t.ones(3, 4) * 2
+        a = x.scatter(0, t.tensor([[0, 0], [0, 2]]), t.arange(4.).reshape(2, 2) + 1, reduce="add")
+        b = x.clone().scatter_(0, t.tensor([[0], [0]]), 3.0, reduce="multiply")
+        c = t.arange(12).reshape(3, 4).scatter_(1, t.tensor([[1, 1]]), 5, reduce="add")
+        return a, b, c
+    same(f)
+
+    def backward(t, run):
+        x = leaf(t, np.ones((3, 4)))
+        y = run(t, x * 1)
+        y.sum().backward()
+    same(lambda t: backward(t, lambda t, y: y.scatter(0, t.tensor([[1]]), 2.0, reduce="add")))
+    same(lambda t: backward(t, lambda t, y: y.scatter_(0, t.tensor([[1]]), y[:1, :1] * 1,
+                                                      reduce="multiply")))
+
+
+SCATTER_REDUCE_WARNING = """
+import sys, warnings, importlib
+t = importlib.import_module(sys.argv[1])
+warnings.simplefilter("always")
+with warnings.catch_warnings(record=True) as w:
+    t.ones(3).scatter_(0, t.tensor([0]), t.ones(1), reduce="add")
+    t.ones(3).scatter(0, t.tensor([0]), t.ones(1), reduce="multiply")
+    t.ones(3).scatter(0, t.tensor([0]), 2.0, reduce="multiply")
+print([str(x.message).split(" (Triggered")[0] for x in w])
+"""
+
+
+def test_scatter_reduce_argument_warns_once_for_tensor_src():
+    def run(lib):
+        return subprocess.run([sys.executable, "-c", SCATTER_REDUCE_WARNING, lib],
+                              capture_output=True, text=True, check=True).stdout
+    assert run("ndgrad") == run("torch")
+
+
+def _y(t):
+    return t.arange(12.).reshape(3, 4) * 1
+
+
+INPLACE_ERRORS = [
+    lambda t: leaf(t).scatter_(0, t.tensor([[[0]]]), 1.0),
+    lambda t: leaf(t).index_fill_(0, t.tensor([0]), 1.0),
+    lambda t: leaf(t).index_copy_(0, t.tensor([0]), t.ones(1, 3, 4, dtype=t.float64)),
+    lambda t: leaf(t).masked_scatter_(leaf(t) > 1, t.ones(24, dtype=t.float64)),
+    lambda t: leaf(t).index_add_(0, t.tensor([0]), t.ones(1, 3, 4, dtype=t.float64)),
+    lambda t: leaf(t).scatter_add_(0, t.tensor([[[0]]]), t.ones(1, 1, 1, dtype=t.float64)),
+    lambda t: leaf(t).t_(), lambda t: leaf(t).squeeze_(), lambda t: leaf(t).unsqueeze_(0),
+    lambda t: leaf(t).transpose_(0, 1), lambda t: leaf(t)[0].t_(),
+    lambda t: leaf(t)[0].unsqueeze_(0),
+    lambda t: leaf(t)[0].index_fill_(0, t.tensor([0]), 1.0),
+    lambda t: _y(t).scatter_(0, t.tensor([[0, 1]], dtype=t.int16), 1.0),
+    lambda t: _y(t).scatter_(0, t.tensor([[0.]]), 1.0),
+    lambda t: _y(t).scatter_(0, t.tensor([[3]]), 1.0),
+    lambda t: _y(t).scatter_(0, t.tensor([[-1]]), 1.0),
+    lambda t: _y(t).scatter_(0, t.tensor([[0]])),
+    lambda t: _y(t).scatter_(0, t.tensor([[0]]), t.ones(1, 1, dtype=t.float64)),
+    lambda t: _y(t).scatter_(0, t.tensor([[0]]), t.ones(1, 1), reduce="mean"),
+    lambda t: _y(t).scatter_add_(0, t.tensor([[3]]), t.ones(1, 4)),
+    lambda t: _y(t).scatter_add_(0, t.tensor([[0]]), t.ones(1, 4, dtype=t.float64)),
+    lambda t: _y(t).index_add_(0, t.tensor([0.]), t.ones(1, 4)),
+    lambda t: _y(t).index_add_(0, t.tensor([0], dtype=t.int16), t.ones(1, 4)),
+    lambda t: _y(t).index_add_(0, t.tensor([[0]]), t.ones(1, 4)),
+    lambda t: _y(t).index_add_(0, t.tensor([3]), t.ones(1, 4)),
+    lambda t: _y(t).index_add_(0, t.tensor([-1]), t.ones(1, 4)),
+    lambda t: _y(t).index_add_(0, t.tensor([0]), t.tensor(1.)),
+    lambda t: _y(t).index_add_(0, t.tensor([0]), t.ones(1, 3)),
+    lambda t: _y(t).index_add_(0, t.tensor([0]), t.ones(4)),
+    lambda t: _y(t).index_add_(0, t.tensor([0]), t.ones(1, 4, dtype=t.float64)),
+    lambda t: _y(t).index_fill_(0, t.tensor([0], dtype=t.int32), 1.0),
+    lambda t: _y(t).index_fill_(0, t.tensor([[0]]), 1.0),
+    lambda t: _y(t).index_fill_(0, t.tensor([3]), 1.0),
+    lambda t: _y(t).index_fill_(0, t.tensor([-4]), 1.0),
+    lambda t: _y(t).index_fill_(2, t.tensor([0]), 1.0),
+    lambda t: _y(t).index_fill_(0, t.tensor([0]), t.tensor([1.0])),
+    lambda t: t.tensor(2.).index_fill_(0, t.tensor([1]), 1.0),
+    lambda t: _y(t).index_copy_(0, t.tensor([0], dtype=t.int32), t.ones(1, 4)),
+    lambda t: _y(t).index_copy_(0, t.tensor([3]), t.ones(1, 4)),
+    lambda t: _y(t).index_copy_(0, t.tensor([-1]), t.ones(1, 4)),
+    lambda t: _y(t).index_copy_(0, t.tensor([0, 1]), t.ones(1, 4)),
+    lambda t: _y(t).index_copy_(0, t.tensor([0]), t.ones(1, 3)),
+    lambda t: _y(t).index_copy_(0, t.tensor([0]), t.ones(4)),
+    lambda t: _y(t).index_copy_(0, t.tensor([[0]]), t.ones(1, 4)),
+    lambda t: _y(t).index_copy_(0, t.tensor([0]), t.ones(1, 4, dtype=t.float64)),
+    lambda t: _y(t).index_copy_(1, t.tensor([0]), t.tensor(1.)),
+    lambda t: t.tensor(1.).index_copy_(0, t.tensor([0, 0]), t.tensor(1.)),
+    lambda t: t.tensor(1.).index_copy_(0, t.tensor([0]), t.ones(2)),
+    lambda t: _y(t).masked_scatter_(t.ones(3, 4, dtype=t.long), t.ones(12)),
+    lambda t: _y(t).masked_scatter_(t.ones(3, 4, dtype=t.bool), t.ones(5)),
+    lambda t: _y(t).masked_scatter_(t.ones(3, 4, dtype=t.bool), t.ones(12, dtype=t.float64)),
+    lambda t: _y(t).masked_scatter_(t.ones(2, 3, 4, dtype=t.bool), t.ones(24)),
+    lambda t: _y(t).masked_scatter_(t.ones(2, 4, dtype=t.bool), t.ones(24)),
+    lambda t: t.masked_scatter(t.ones(4), t.ones(3, 3, dtype=t.bool), t.ones(9)),
+    lambda t: leaf(t).scatter_reduce_(0, t.tensor([[[0]]]), leaf(t), "sum"),
+    lambda t: _y(t).scatter_reduce_(0, t.tensor([[0]]), t.ones(1, 1), "add"),
+    lambda t: leaf(t).mul(1).scatter_reduce(0, t.tensor([[[0]]]), t.ones(1, 1, 1, dtype=t.float64),
+                                            "max").sum().backward(),
+    lambda t: _y(t).scatter_reduce(0, t.tensor([[0.]]), t.ones(1, 1), "sum"),
+    lambda t: _y(t).scatter_reduce(0, t.tensor([[3]]), t.ones(1, 1), "prod"),
+    lambda t: _y(t).scatter_reduce(0, t.tensor([[0]]), t.ones(1, 1, dtype=t.float64), "mean"),
+    lambda t: _y(t).scatter_reduce(0, t.tensor([[0, 0]]), t.ones(1, 1), "amax"),
+    lambda t: t.ones(3, 4, 2).t_(), lambda t: t.ones(3, 4, 2).transpose_(0, 3),
+    lambda t: t.ones(3, 4, 2).squeeze_(3), lambda t: t.ones(3, 4, 2).unsqueeze_(4),
+    lambda t: t.ones(3).swapaxes_(0, -2),
+]
+
+
+@pytest.mark.parametrize("i", range(len(INPLACE_ERRORS)))
+def test_inplace_errors_match_torch(i):
+    want = outcome(torch, INPLACE_ERRORS[i])
+    assert want[0] == "raise"
+    assert outcome(ndgrad, INPLACE_ERRORS[i]) == want
+
+
+INPLACE_VALUES = [
+    lambda t: t.arange(4).index_fill_(0, t.tensor([0, -1]), 2.5),
+    lambda t: t.arange(4).index_fill_(0, t.tensor([1]), t.tensor(7)),
+    lambda t: t.zeros(3, 2).index_fill_(1, t.tensor(1), 2),
+    lambda t: t.zeros(3, 2).index_fill_(0, t.tensor([], dtype=t.long), 2.),
+    lambda t: t.tensor(2.).index_fill_(0, t.tensor([-1]), 1.0),
+    lambda t: t.tensor(1.).index_copy_(0, t.tensor([0]), t.ones(1) * 3),
+    lambda t: t.zeros(1).index_copy_(0, t.tensor([0]), t.tensor(4.)),
+    lambda t: t.zeros(3, 2).index_copy_(0, t.tensor(2), t.ones(1, 2)),
+    lambda t: t.zeros(3, 2).index_copy_(0, t.tensor([], dtype=t.long), t.ones(0, 2)),
+    lambda t: t.tensor(1.).index_add_(0, t.tensor([0]), t.tensor(2.), alpha=3),
+    lambda t: t.arange(6).reshape(2, 3).index_add_(1, t.tensor([2, 2], dtype=t.int32),
+                                                   t.ones(2, 2, dtype=t.long), alpha=2),
+    lambda t: t.arange(4).masked_scatter_(t.tensor([True, False, True, False]), t.arange(4) * 10),
+    lambda t: t.masked_scatter(t.tensor(1.), t.tensor(True), t.arange(2.)),
+    lambda t: t.masked_scatter(t.tensor(1.), t.tensor(False), t.arange(2.)),
+    lambda t: t.masked_scatter(t.ones(4), t.tensor([[True], [False], [True]]), t.arange(20.)),
+    lambda t: t.ones(3, 4, dtype=t.long).scatter_(0, t.tensor([[0], [0]]), 2.7),
+    lambda t: t.zeros(3, 4).scatter_(1, t.tensor([[0, 1]], dtype=t.int32), t.ones(1, 2)),
+    lambda t: t.arange(4).scatter_reduce(0, t.tensor([0, 0]), t.tensor([5, 2]), "mean"),
+    lambda t: t.arange(4).scatter_reduce(0, t.tensor([0, 2]), t.tensor([-5, 2]), "mean",
+                                         include_self=False),
+    lambda t: t.arange(4).scatter_reduce_(0, t.tensor([1, 1]), t.tensor([5, 2]), "amax",
+                                          include_self=False),
+    lambda t: t.arange(4.).scatter_reduce(0, t.tensor([3, 3]), t.tensor([-5., 2]), "amin",
+                                          include_self=False),
+    lambda t: t.arange(1, 5).scatter_reduce(0, t.tensor([3, 0, 3]), t.tensor([2, 3, 4]), "prod"),
+    lambda t: t.arange(4.).scatter_reduce(0, t.tensor([1, 1]), t.tensor([5., -2.]), "min"),
+    lambda t: t.arange(4.).scatter_reduce(0, t.tensor([2, 1]), t.tensor([5., -2.]), "max",
+                                          include_self=False),
+    lambda t: t.ones(2, 1, 1).squeeze_(1).squeeze_(-1), lambda t: t.ones(2, 3).unsqueeze_(-1).shape,
+    lambda t: t.ones(2, 1).squeeze_(0), lambda t: t.tensor(3.).t_(),
+]
+
+
+@pytest.mark.parametrize("i", range(len(INPLACE_VALUES)))
+def test_inplace_values_match_torch(i):
+    same(INPLACE_VALUES[i])
+
+
+@pytest.mark.parametrize("reduce", ["amax", "amin", "prod", "mean", "sum"])
+@pytest.mark.parametrize("include_self", [True, False])
+def test_scatter_reduce_ties_and_zeros_match_torch(reduce, include_self):
+    """Ties share amax/amin's gradient evenly; prod's gradient is exact around a single zero."""
+    def f(t):
+        x = leaf(t, [[1.5, 0.0, 2.0], [-1.0, 3.0, 0.5]])
+        src = leaf(t, [[1.5, 2.0, 0.0], [1.5, 0.0, 2.0], [0.5, 1.0, 0.0]])
+        idx = t.tensor([[0, 0, 1], [0, 1, 1], [1, 0, 0]])
+        y = x.scatter_reduce(0, idx, src, reduce, include_self=include_self)
+        (y * t.tensor([[1., 2., 3.], [4., 5., 6.]])).sum().backward()
+        return y, x.grad, src.grad
+    same(f)
+
+
+def test_scatter_reduce_prod_double_backward_refuses_two_zeros_in_one_slot():
+    def f(t):
+        x = leaf(t, [1., 2.])
+        src = leaf(t, [0., 0.])
+        y = x.scatter_reduce(0, t.tensor([0, 0]), src, "prod")
+        g = t.autograd.grad(y.sum(), [x, src], create_graph=True)
+        name = type(g[1].grad_fn).__name__
+        t.autograd.grad(g[1].sum(), [src])
+        return name
+    same(f)
+
+
+VMAPPED_INPLACE = [
+    lambda t, x: (x * 1).t_(), lambda t, x: (x * 1).unsqueeze_(0),
+    lambda t, x: (x[:1] * 1).squeeze_(),
+    lambda t, x: (x * 1).transpose_(0, 1), lambda t, x: (x * 1).index_fill_(0, t.tensor([1]), 2.),
+    lambda t, x: (x * 1).scatter_(1, t.tensor([[0], [2]]), 5.),
+    lambda t, x: (x * 1).scatter_add_(1, t.tensor([[0], [2]]), x[:, :1]),
+    lambda t, x: (x * 1).index_add_(1, t.tensor([0, 0]), x[:, :2], alpha=2),
+    lambda t, x: (x * 1).index_copy_(1, t.tensor([2, 0]), x[:, :2]),
+    lambda t, x: (x * 1).masked_scatter_(t.tensor([True, False, True]), x[1]),
+    lambda t, x: (x * 1).scatter_reduce_(1, t.tensor([[0, 0], [2, 2]]), x[:, :2], "amax"),
+    lambda t, x: (x * 1).scatter_(0, (x[:1] > 2).long(), 7.),
+    lambda t, x: t.func.grad(lambda z: ((z * z).t_() * t.arange(6.).reshape(3, 2)).sum())(x),
+    lambda t, x: t.func.grad(lambda z: ((z * z).index_fill_(0, t.tensor([1]), 0.) *
+                                        t.arange(6.).reshape(2, 3)).sum())(x),
+    lambda t, x: t.func.grad(lambda z: ((z * z).t_().index_fill_(0, t.tensor([1]), 0.) *
+                                        t.arange(6.).reshape(3, 2)).sum())(x),
+    lambda t, x: (x * 1).masked_scatter_(x > 4, x * 10), lambda t, x: x.masked_scatter(x > 4, -x),
+]
+BATCHED_INDEX = [
+    lambda t, x, i: x.index_fill(1, i, -1.), lambda t, x, i: (x * 1).index_fill_(1, i, -1.),
+    lambda t, x, i: x.index_copy(1, i, x[:, :1]),
+    lambda t, x, i: (x * 1).index_copy_(1, i, x[:, :1]),
+    lambda t, x, i: x.scatter_reduce(1, i[None].expand(2, 1), x[:, :1], "prod"),
+]
+
+
+@pytest.mark.parametrize("i", range(len(VMAPPED_INPLACE)))
+def test_inplace_variants_under_vmap_match_torch(i):
+    same(lambda t: t.func.vmap(lambda x: VMAPPED_INPLACE[i](t, x))(t.arange(12.).reshape(2, 2, 3)))
+
+
+@pytest.mark.parametrize("i", range(len(BATCHED_INDEX)))
+def test_inplace_variants_with_a_batched_index_under_vmap_match_torch(i):
+    same(lambda t: t.func.vmap(lambda x, k: BATCHED_INDEX[i](t, x, k))(
+        t.arange(12.).reshape(2, 2, 3), t.tensor([[0], [2]])))
+
+
+FORWARD_AD_INPLACE = [
+    lambda t, y: y.t_(), lambda t, y: y.unsqueeze_(1),
+    lambda t, y: y.index_fill_(0, t.tensor([1]), 0.),
+    lambda t, y: y.scatter_reduce_(0, t.tensor([[1, 0, 1]]), y[:1] * 3, "amax"),
+    lambda t, y: y.masked_scatter_(y > 2, t.arange(6.) * 1),
+]
+
+
+@pytest.mark.parametrize("i", range(len(FORWARD_AD_INPLACE)))
+def test_inplace_variants_carry_forward_ad_tangents_like_torch(i):
+    def f(t):
+        fw = t.autograd.forward_ad
+        with fw.dual_level():
+            x = fw.make_dual(t.arange(6.).reshape(2, 3), t.arange(6.).reshape(2, 3) + 1)
+            y = x * 1
+            FORWARD_AD_INPLACE[i](t, y)
+            return tuple(fw.unpack_dual(y))
+    same(f)

@@ -246,3 +246,68 @@ def test_contiguous_copies_only_when_needed():
         return (x.contiguous() is x, y.is_contiguous(), y._is_view(), x.t().is_contiguous(), z,
                 x.grad)
     same(f)
+
+
+def test_restriding_a_view_in_place_keeps_it_a_view_of_the_base():
+    def f(t):
+        x = leaf(t)
+        y = x * 1
+        v = y[1:]
+        v.t_()
+        names = [type(v.grad_fn).__name__, type(y.grad_fn).__name__]
+        v.mul_(t.arange(8.).reshape(4, 2))
+        names.append(type(y.grad_fn).__name__)
+        (y * y).sum().backward()
+        return names, v._base is y, y._version, v._version, y, v, x.grad
+    same(f)
+
+
+def test_sibling_views_regenerate_after_a_view_is_restrided():
+    def f(t):
+        x = leaf(t)
+        y = x * 1
+        v, w = y[1], y[2:]
+        v.unsqueeze_(1)
+        w.mul_(3)
+        v.mul_(2)
+        out = (w * w).sum() + (v * v).sum()
+        out.backward()
+        return type(w.grad_fn).__name__, type(v.grad_fn).__name__, y._version, x.grad
+    same(f)
+
+
+def test_restride_bumps_the_version_saved_tensors_check():
+    def f(t):
+        x = leaf(t)
+        y = x * 1
+        y.t_()
+        z = y * y
+        y.unsqueeze_(0)
+        z.sum().backward()
+    same(f)
+
+
+def test_scatter_into_a_view_rewrites_the_base():
+    def f(t):
+        x = leaf(t)
+        src = leaf(t, [[5., 6.]])
+        y = x * 1
+        v = y.t()[1:]
+        v.scatter_(1, t.tensor([[2, 0]]), src * 2)
+        v.index_add_(0, t.tensor([2, 2]), src.t().expand(2, 3), alpha=-1)
+        (y ** 2).sum().backward()
+        return type(y.grad_fn).__name__, type(v.grad_fn).__name__, y, x.grad, src.grad
+    same(f)
+
+
+@pytest.mark.parametrize("op", ["add_", "copy_", "sub_"])
+def test_view_used_after_an_inplace_op_with_a_tensor_that_depends_on_it(op):
+    def f(t):
+        x = leaf(t)
+        y = x * x
+        v = y.t()
+        getattr(v, op)(v * 2)
+        out = (v * t.arange(12.).reshape(4, 3)).sum()
+        out.backward()
+        return type(v.grad_fn).__name__, v, x.grad
+    same(f)

@@ -594,6 +594,9 @@ def inplace(op: Op, self: Tensor, *others, attrs=()):
                   ((base._data.shape, base._data.dtype),) + node.metas[1:])
     cs.fn, cs.view_fn = node, self._view_fn
     base._grad_fn, base._output_nr = cs, 0
+    # NOTE: recording above may have refreshed the view's grad_fn from the base's old history
+    # (when the op saved nothing of self); it must regenerate from the CopySlices on next use.
+    self._view_ver = -1
     return self
 
 

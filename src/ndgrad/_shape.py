@@ -11,6 +11,7 @@ import warnings
 import numpy as np
 
 from . import _ops as O
+from ._math import _no_derivative
 from ._ops import NX, TX, apply, defop, inplace, make_view
 from ._tensor import Tensor, _c10_name, _wrap, _wrap_dim
 from .autograd.grad_mode import state
@@ -18,8 +19,9 @@ from .autograd.grad_mode import state
 __all__ = ["reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "permute", "transpose",
            "swapaxes", "swapdims", "t", "broadcast_to", "tile", "flip", "roll", "cat", "concat",
            "concatenate", "stack", "hstack", "vstack", "split", "chunk", "unbind", "narrow",
-           "select", "gather", "scatter", "scatter_add", "index_select", "index_add",
-           "masked_fill", "masked_select", "take", "tril", "triu", "diag", "diagonal", "trace"]
+           "select", "gather", "scatter", "scatter_add", "scatter_reduce", "index_select",
+           "index_add", "index_fill", "index_copy", "masked_fill", "masked_scatter",
+           "masked_select", "take", "tril", "triu", "diag", "diagonal", "trace"]
 
 
 def _shape_arg(shape) -> tuple:
@@ -202,6 +204,156 @@ TAKE = defop("TakeBackward0", "a", lambda a, key: a.reshape(-1)[key],
              lambda xp, g, a_shape, key: xp.reshape(xp.index_acc(g, (math.prod(a_shape),), (key,)),
                                                       a_shape),
              attrs="key", dtype="keep")
+# NOTE: index_fill's key holds each index once (see `_index_fill`), so the value's gradient
+# counts each filled slice once, as PyTorch's does.
+INDEX_FILL = defop("IndexFillBackward0", "a", _scatter_value,
+                   lambda xp, g, key: _zero_at(xp, g, key), attrs="key value", dtype="keep")
+INDEX_FILL_TENSOR = defop("IndexFillBackward1", "a value",
+                          lambda a, value, key: _scatter_value(a, key, value),
+                          lambda xp, g, key: _zero_at(xp, g, key),
+                          lambda g, key: g[key].sum(), attrs="key", dtype="keep")
+INDEX_COPY = defop("IndexCopyBackward0", "a source",
+                   lambda a, source, key: _scatter_value(a, key, source),
+                   lambda xp, g, key: _zero_at(xp, g, key), lambda g, key: g[key],
+                   attrs="key", dtype="keep")
+
+
+def _masked_scatter_fwd(a, source, mask, flat):
+    r = np.broadcast_to(a, mask.shape).copy()
+    r.reshape(-1)[flat] = source.reshape(-1)[:flat.size]
+    return r
+
+
+def _masked_scatter_source_rule(xp, g, source_shape, flat):
+    """The gradient at the masked positions, laid into the leading elements of ``source``."""
+    picked = xp.reshape(g, (math.prod(g.shape),))[flat]
+    n = math.prod(source_shape)
+    return xp.reshape(xp.index_acc(picked, (n,), (np.arange(flat.size),)), source_shape)
+
+
+# NOTE: the op works on flat positions (`flat`: np.flatnonzero of the broadcast mask), which
+# serves a 0-d result as well as any other.
+MASKED_SCATTER = defop("MaskedScatterBackward0", "a source", _masked_scatter_fwd,
+                       lambda xp, g, mask: xp.where(mask, 0.0, g), _masked_scatter_source_rule,
+                       attrs="mask flat", dtype="keep")
+
+
+def _scatter_accumulate_fwd(a, src, key, region, reduce):
+    r = a.copy()
+    ufunc = np.add if reduce == "add" else np.multiply
+    ufunc.at(r, key, src[region] if isinstance(src, np.ndarray) else src)  # repeats accumulate
+    return r
+
+
+def _scatter_reduce_op(name: str, inputs: str):
+    """scatter's ``reduce=``: PyTorch records a node that cannot differentiate."""
+    rules = [_no_derivative(name) for _ in inputs.split()]
+    attrs = "key region reduce" if inputs == "a src" else "src key region reduce"
+    op = defop("NotImplemented", inputs, _scatter_accumulate_fwd, *rules, attrs=attrs,
+               dtype="keep")
+    op.node_cls.name = lambda self: "torch::autograd::NotImplemented"
+    return op
+
+
+SCATTER_REDUCE_OPS = {(name, inputs): _scatter_reduce_op(name, inputs)
+                      for name in ("scatter", "scatter_") for inputs in ("a src", "a")}
+
+
+# -- scatter_reduce: the rules follow PyTorch's scatter_reduce_backward -------------------------
+_REDUCES = ("sum", "prod", "mean", "amax", "amin")
+_REDUCE_START = {"sum": 0, "mean": 0, "prod": 1}
+
+
+def _reduce_start(dtype, reduce):
+    """What a slot holds before any src value arrives when ``include_self=False``."""
+    if reduce in _REDUCE_START:
+        return _REDUCE_START[reduce]
+    big = np.inf if dtype.kind == "f" else np.iinfo(dtype).max
+    return -big if reduce in ("amax", "max") else big
+
+
+def _scatter_reduce_fwd(a, src, key, region, reduce, include_self, hit, count):
+    r = a.copy()
+    if not include_self:
+        r[hit] = _reduce_start(a.dtype, reduce)
+    ufunc = {"sum": np.add, "mean": np.add, "prod": np.multiply, "amax": np.maximum,
+             "amin": np.minimum, "max": np.maximum, "min": np.minimum}[reduce]
+    ufunc.at(r, key, src[region])  # NOTE: .at, so repeated indices all take part
+    if reduce == "mean":
+        r = r / count if r.dtype.kind in "fc" else r // count
+    return r
+
+
+def _np(x):
+    """A value's array (masks and counts are piecewise constant: they carry no gradient)."""
+    return x._data if isinstance(x, Tensor) else x
+
+
+def _tie_weights(a, src, out, key, region):
+    """PyTorch's even split among the values equal to the result: (self's, src's) weights."""
+    a, src, out = _np(a), _np(src)[region], _np(out)
+    self_is = (a == out).astype(out.dtype)
+    src_is = (src == out[key]).astype(out.dtype)
+    n = self_is + O._index_acc_fwd(src_is, out.shape, key)
+    n = np.where(n == 0, 1, n)
+    return self_is / n, src_is / n[key]
+
+
+def _check_reduce(reduce):
+    # NOTE: PyTorch's forward also takes "max" and "min"; only its backward refuses them.
+    if reduce not in _REDUCES:
+        raise RuntimeError("Expected 'reduce' to be one of 'sum', 'prod', 'mean', 'amax', 'amin' "
+                           f"but got {reduce}.")
+
+
+def _scatter_reduce_self_rule(xp, g, a, src, out, key, region, reduce, include_self, hit, count):
+    _check_reduce(reduce)
+    if reduce == "sum":
+        r = g
+    elif reduce == "mean":
+        r = g / xp.asarray(count)
+    elif reduce == "prod":
+        zero = _np(a) == 0
+        masked = xp.where(zero, 1.0, a)
+        r = g * xp.scatter_reduce(masked, src, key, region, reduce, include_self, hit,
+                                  count) / masked
+    else:
+        r = g * xp.asarray(_tie_weights(a, src, out, key, region)[0])
+    return r if include_self else xp.where(hit, 0.0, r)
+
+
+def _scatter_reduce_src_rule(xp, g, a, src, src_shape, out, key, region, reduce, include_self,
+                             hit, count):
+    _check_reduce(reduce)
+    if reduce == "sum":
+        r = g[key]
+    elif reduce == "mean":
+        r = (g / xp.asarray(count))[key]
+    elif reduce == "prod":
+        zero = _np(src)[region] == 0
+        zeros_at = O._index_acc_fwd(zero.astype(np.float64), tuple(out.shape), key)[key]
+        single = zero & (zeros_at == 1)
+        single_full = np.zeros(tuple(src_shape), bool)
+        single_full[region] = single
+        masked_src = xp.where(single_full, 1.0, src)
+        with_one = xp.scatter_reduce(a, masked_src, key, region, reduce, include_self, hit, count)
+        r = xp.where(single, (g * with_one)[key], (g * out)[key] / xp.where(zero, 1.0, src[region]))
+        if xp is TX and (zeros_at > 1).any():
+            r = apply(_DOUBLE_ZERO_ERROR, r)  # PyTorch's Error node: raises only if reached
+    else:
+        r = g[key] * xp.asarray(_tie_weights(a, src, out, key, region)[1])
+    return _embed(xp, r, src_shape, region)
+
+
+def _double_zero_rule(g):
+    raise RuntimeError("scatter_reduce(): Double backward is unsupported for src when >1 zeros in "
+                       "src are scattered to the same position in self")
+
+
+_DOUBLE_ZERO_ERROR = defop("Error", "a", lambda a: a, _double_zero_rule, dtype="keep")
+SCATTER_REDUCE = defop("ScatterReduceBackward0", "a src", _scatter_reduce_fwd,
+                       _scatter_reduce_self_rule, _scatter_reduce_src_rule,
+                       attrs="key region reduce include_self hit count", dtype="keep")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -357,6 +509,77 @@ def t(input: Tensor) -> Tensor:
     if n > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {n}D")
     return _permute(input, tuple(range(n))[::-1], "TBackward0")
+
+
+# -- the in-place forms: the tensor itself takes the view's shape and strides ------------------
+# NOTE: PyTorch names their nodes with a suffix of their own (TBackward1, SqueezeBackward3...).
+SQUEEZE_INPLACE = {k: _reshape_op(f"SqueezeBackward{k}") for k in (3, 4, 5)}
+UNSQUEEZE_INPLACE = _reshape_op("UnsqueezeBackward1")
+PERMUTES_INPLACE = {name: defop(name, "a", np.transpose, _permute_rule, attrs="dims", dtype="keep")
+                    for name in ("TBackward1", "TransposeBackward1")}
+
+
+def _restride(self: Tensor, op, arr: np.ndarray, view_fn, attrs) -> Tensor:
+    """``self`` made into its view ``arr`` in place: new shape, a version bump, and (when a
+    gradient is wanted) ``op`` as its grad_fn."""
+    t = _view(op, self, arr, view_fn, attrs)
+    self._data = t._data
+    self._vc[0] += 1
+    if self._base is not None:
+        self._view_fn, self._view_ver = t._view_fn, self._vc[0]
+    tangent = t.__dict__.get("_fw_grad")
+    if tangent is not None:
+        self._fw_grad = tangent
+    if t._grad_fn is not None:
+        self._grad_fn, self._output_nr = t._grad_fn, 0
+    return self
+
+
+def _reshape_(self: Tensor, shape: tuple, op) -> Tensor:
+    return _restride(self, op, np.reshape(self._data, shape), _reshape_fn(shape), (shape,))
+
+
+def squeeze_(self: Tensor, dim: int | tuple | None = None) -> Tensor:
+    """`Tensor.squeeze_`: ``squeeze`` in place."""
+    shape = self._data.shape
+    if dim is None:
+        dims, k = range(len(shape)), 3
+    elif isinstance(dim, (tuple, list)):
+        dims, k = {_wrap_dim(d, len(shape)) for d in dim}, 5
+    else:
+        dims, k = (_wrap_dim(dim, len(shape)),), 4
+    new = tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1))
+    return _reshape_(self, new, SQUEEZE_INPLACE[k])
+
+
+def unsqueeze_(self: Tensor, dim: int) -> Tensor:
+    """`Tensor.unsqueeze_`: ``unsqueeze`` in place."""
+    shape = self._data.shape
+    d = _wrap_dim(dim, len(shape) + 1)
+    return _reshape_(self, shape[:d] + (1,) + shape[d:], UNSQUEEZE_INPLACE)
+
+
+def _permute_(self: Tensor, dims: tuple, name: str) -> Tensor:
+    fn = _both(lambda y: np.transpose(y, dims), lambda y: permute(y, dims))
+    return _restride(self, PERMUTES_INPLACE[name], np.transpose(self._data, dims), fn, (dims,))
+
+
+def transpose_(self: Tensor, dim0: int, dim1: int) -> Tensor:
+    """`Tensor.transpose_`: ``transpose`` in place."""
+    n = self._data.ndim
+    d0, d1 = _wrap_dim(dim0, n), _wrap_dim(dim1, n)
+    dims = list(range(n))
+    if n:
+        dims[d0], dims[d1] = dims[d1], dims[d0]
+    return _permute_(self, tuple(dims), "TransposeBackward1")
+
+
+def t_(self: Tensor) -> Tensor:
+    """`Tensor.t_`: ``t`` in place."""
+    n = self._data.ndim
+    if n > 2:
+        raise RuntimeError(f"t_() expects a tensor with <= 2 dimensions, but self is {n}D")
+    return _permute_(self, tuple(range(n))[::-1], "TBackward1")
 
 
 _WARNED = set()
@@ -642,27 +865,102 @@ def gather(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False)
     return apply(GATHER, input, attrs=(key,))
 
 
-def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None) -> Tensor:
-    """A copy of ``input`` with ``src`` (a tensor or a number) written at ``index`` along ``dim``."""
+_SCATTER_ARGS_ERROR = (
+    "{}() received an invalid combination of arguments - got (int, Tensor), but expected one "
+    "of:\n * (int dim, Tensor index, Tensor src)\n * (int dim, Tensor index, Tensor src, *, str "
+    "reduce)\n * (int dim, Tensor index, Number value)\n * (int dim, Tensor index, Number value, "
+    "*, str reduce)\n")
+
+
+def _same_dtype(input: Tensor, src: Tensor, msg: str) -> None:
+    if src._data.dtype != input._data.dtype:
+        raise RuntimeError(msg.format(self=input.dtype._legacy, src=src.dtype._legacy))
+
+
+def _scatter_index(index: Tensor) -> None:
+    if index._data.dtype not in (np.int32, np.int64):
+        raise RuntimeError("scatter(): Expected dtype int32/int64 for index")
+
+
+def _scatter(input: Tensor, dim: int, index: Tensor, src, value, reduce, run, name: str) -> Tensor:
     if src is None:
         src = value
     if src is None:
-        raise TypeError("scatter() received an invalid combination of arguments - got (int, "
-                        "Tensor), but expected one of:\n * (int dim, Tensor index, Tensor src)\n"
-                        " * (int dim, Tensor index, Tensor src, *, str reduce)\n * (int dim, Tensor "
-                        "index, Number value)\n * (int dim, Tensor index, Number value, *, str "
-                        "reduce)\n")
+        raise TypeError(_SCATTER_ARGS_ERROR.format(name))
+    if reduce is not None and reduce not in ("add", "multiply"):
+        raise RuntimeError("reduce argument must be either add or multiply.")
+    _scatter_index(index)
     if isinstance(src, Tensor):
+        _same_dtype(input, src, "scatter(): Expected self.dtype to be equal to src.dtype")
         key, region = _along_key(input, dim, index, "scatter", src)
-        return apply(SCATTER, input, src, attrs=(key, region))
+        if reduce is None:
+            return run(SCATTER, input, src, attrs=(key, region))
+        _warn_once("scatter_reduce", "The reduce argument of torch.scatter with Tensor src is "
+                   "deprecated and will be removed in a future PyTorch release. Use "
+                   "torch.scatter_reduce instead for more reduction options.")
+        if not (state.enabled and (src._grad_fn is not None or src._requires_grad)):
+            # NOTE: PyTorch's node then has no edge for src at all (not even a None one).
+            return run(SCATTER_REDUCE_OPS[name, "a"], input, attrs=(src._data, key, region, reduce))
+        return run(SCATTER_REDUCE_OPS[name, "a src"], input, src, attrs=(key, region, reduce))
     key, _ = _along_key(input, dim, index, "scatter")
-    return apply(SCATTER_VALUE, input, attrs=(key, src))
+    if reduce is None:
+        return run(SCATTER_VALUE, input, attrs=(key, src))
+    return run(SCATTER_REDUCE_OPS[name, "a"], input, attrs=(src, key, None, reduce))
+
+
+def scatter(input: Tensor, dim: int, index: Tensor, src=None, *, value=None,
+            reduce: str | None = None) -> Tensor:
+    """A copy of ``input`` with ``src`` (a tensor or a number) written at ``index`` along
+    ``dim``; ``reduce`` ("add" or "multiply") combines instead of overwriting."""
+    return _scatter(input, dim, index, src, value, reduce, apply, "scatter")
+
+
+def _scatter_(self: Tensor, dim: int, index: Tensor, src=None, *, value=None,
+              reduce: str | None = None) -> Tensor:
+    return _scatter(self, dim, index, src, value, reduce, inplace, "scatter_")
+
+
+def _scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor, run) -> Tensor:
+    _scatter_index(index)
+    _same_dtype(input, src, "scatter(): Expected self.dtype to be equal to src.dtype")
+    key, region = _along_key(input, dim, index, "scatter", src)
+    return run(SCATTER_ADD, input, src, attrs=(key, region))
 
 
 def scatter_add(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """A copy of ``input`` with ``src`` added at ``index`` along ``dim`` (repeats accumulate)."""
-    key, region = _along_key(input, dim, index, "scatter_add", src)
-    return apply(SCATTER_ADD, input, src, attrs=(key, region))
+    return _scatter_add(input, dim, index, src, apply)
+
+
+def _scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str,
+                    include_self: bool, run) -> Tensor:
+    if reduce not in _REDUCES + ("max", "min"):
+        raise RuntimeError("reduce argument must be either sum, prod, mean, amax or amin, got "
+                           f"{reduce}")
+    _scatter_index(index)
+    _same_dtype(input, src, "scatter(): Expected self.dtype to be equal to src.dtype")
+    key, region = _along_key(input, dim, index, "scatter", src)
+    hit = np.zeros(input._data.shape, bool)
+    hit[key] = True
+    count = None
+    if reduce == "mean":
+        count = np.full(input._data.shape, 1 if include_self else 0, input._data.dtype)
+        np.add.at(count, key, 1)
+        count[count == 0] = 1
+    return run(SCATTER_REDUCE, input, src, attrs=(key, region, reduce, bool(include_self), hit,
+                                                  count))
+
+
+def scatter_reduce(input: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str, *,
+                   include_self: bool = True) -> Tensor:
+    """A copy of ``input`` with ``src`` reduced (sum, prod, mean, amax, amin) into the slots
+    ``index`` picks along ``dim``."""
+    return _scatter_reduce(input, dim, index, src, reduce, include_self, apply)
+
+
+def _scatter_reduce_(self: Tensor, dim: int, index: Tensor, src: Tensor, reduce: str, *,
+                     include_self: bool = True) -> Tensor:
+    return _scatter_reduce(self, dim, index, src, reduce, include_self, inplace)
 
 
 def _vector_key(input: Tensor, dim: int, index, what: str):
@@ -683,14 +981,146 @@ def index_select(input: Tensor, dim: int, index: Tensor) -> Tensor:
     return apply(INDEX_SELECT, input, attrs=(key,))
 
 
+def _slice_key(input: Tensor, dim: int, idx: np.ndarray, negative: bool, error):
+    """(dim, key): the NumPy key of the slices at ``idx`` along ``dim``; ``error(bad, dim, size)``
+    is raised for an index out of bounds (negatives count from the end if ``negative``)."""
+    idx = idx.reshape(-1)
+    shape = input._data.shape
+    d = _wrap_dim(dim, len(shape))
+    n = shape[d] if shape else 1
+    if idx.size:
+        lo, hi = idx.min(), idx.max()
+        if lo < (-n if negative else 0) or hi >= n:
+            raise error(lo if lo < (-n if negative else 0) else hi, d, n)
+    if not shape:
+        return d, np.array(idx.size > 0)  # NOTE: a 0-d mask key: the element, or nothing
+    return d, (slice(None),) * d + (idx,)
+
+
+def _index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, alpha, run) -> Tensor:
+    idx = index._data
+    if idx.dtype not in (np.int32, np.int64):
+        raise RuntimeError("index_add_(): Expected dtype int32/int64 for index but got: "
+                           f"{index.dtype._legacy}")
+    if idx.ndim > 1:
+        raise IndexError("index_add_(): Index is supposed to be a vector, but got dim: "
+                         f"{idx.ndim} with type: {index.dtype._legacy} and size: {list(idx.shape)}")
+    _same_dtype(input, source, "index_add_(): self ({self}) and source ({src}) must have the same "
+                               "scalar type")
+    d, key = _slice_key(input, dim, idx, False, lambda bad, d, n: RuntimeError(
+        f"index {bad} is out of bounds for dimension {d} with size {n}"))
+    k, shape, sshape = idx.size, input._data.shape, source._data.shape
+    if d < len(sshape) and sshape[d] != k:
+        raise RuntimeError(f"index_add_(): Number of indices ({k}) should be equal to "
+                           f"source.size(dim): ({sshape[d]}), for dim: {d}")
+    if len(sshape) != len(shape) or any(a != b for i, (a, b) in enumerate(zip(shape, sshape))
+                                        if i != d):
+        raise RuntimeError("source tensor shape must match self tensor shape, excluding the "
+                           f"specified dimension. Got self.shape = {list(shape)} source.shape = "
+                           f"{list(sshape)}")
+    return run(INDEX_ADD, input, source, attrs=(key, alpha))
+
+
 def index_add(input: Tensor, dim: int, index: Tensor, source: Tensor, *, alpha=1) -> Tensor:
     """A copy of ``input`` with ``alpha * source`` added at ``index`` along ``dim``."""
-    d, key = _vector_key(input, dim, index, "index_add")
-    n = key[-1].size
-    if source._data.ndim and source._data.shape[d] != n:
-        raise RuntimeError(f"index_add_(): Number of indices ({n}) should be equal to "
-                           f"source.size(dim): ({source._data.shape[d]}), for dim: {d}")
-    return apply(INDEX_ADD, input, source, attrs=(key, alpha))
+    return _index_add(input, dim, index, source, alpha, apply)
+
+
+def _index_fill(input: Tensor, dim: int, index: Tensor, value, run) -> Tensor:
+    idx = index._data
+    if idx.dtype != np.int64:
+        raise IndexError("index_fill_(): Expected dtype int64 for index.")
+    if idx.ndim > 1:
+        raise RuntimeError("Index has to be a vector/scalar")
+    _slice_key(input, dim, idx, True, lambda bad, d, n: IndexError(
+        f"index {bad} is out of bounds for dimension {d} with size {n}"))
+    n = input._data.shape[_wrap_dim(dim, input._data.ndim)] if input._data.ndim else 1
+    _, key = _slice_key(input, dim, np.unique(idx % max(n, 1)), True, None)  # checked above
+    if isinstance(value, Tensor):
+        if value._data.ndim:
+            raise RuntimeError("index_fill_ only supports a 0-dimensional value tensor, but got "
+                               f"tensor with {value._data.ndim} dimension(s).")
+        return run(INDEX_FILL_TENSOR, input, value, attrs=(key,))
+    return run(INDEX_FILL, input, attrs=(key, value))
+
+
+def index_fill(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
+    """A copy of ``input`` with the slices at ``index`` along ``dim`` set to ``value``.
+
+    >>> import ndgrad
+    >>> ndgrad.zeros(2, 3).index_fill(1, ndgrad.tensor([0, 2]), 1.0)
+    tensor([[1., 0., 1.],
+            [1., 0., 1.]])
+    """
+    return _index_fill(input, dim, index, value, apply)
+
+
+def _index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor, run) -> Tensor:
+    idx = index._data
+    if idx.dtype != np.int64:
+        raise RuntimeError("index_copy_(): Expected a long tensor for index, but got "
+                           f"{index.dtype._legacy}")
+    _same_dtype(input, source, "index_copy_(): self and source expected to have the same dtype, "
+                               "but got (self) {self} and (source) {src}")
+    shape, sshape = input._data.shape, source._data.shape
+    d = _wrap_dim(dim, len(shape))
+    if shape and sshape and len(sshape) != len(shape):
+        raise IndexError("index_copy_(): When source and destination are not scalars, their "
+                         f"dimensionality must match. Source dimensionality ({len(sshape)}), "
+                         f"destination dimensionality ({len(shape)})")
+    cut, scut = shape[:d] + shape[d + 1:], sshape[:d] + sshape[d + 1:]
+    if cut != scut:
+        raise RuntimeError("index_copy_(): Source/destination tensor must have same slice shapes. "
+                           f"Destination slice shape: {' '.join(map(str, cut))} at dimension {d} "
+                           f"and source slice shape: {' '.join(map(str, scut))} at dimension 0.")
+    if idx.ndim > 1:
+        raise IndexError(f"index_copy_(): Index should have dimension 1 or 0 (got {idx.ndim})")
+    if not sshape and idx.size != 1:
+        raise IndexError("index_copy_(): When source is scalar, index should have one element "
+                         f"(got {idx.size})")
+    if sshape and sshape[d] != idx.size:
+        raise IndexError(f"index_copy_(): Number of indices ({idx.size}) should be equal to "
+                         f"source.size(dim) ({sshape[d]})")
+    _, key = _slice_key(input, dim, idx, False, lambda bad, d, n: IndexError(
+        f"index_copy_(): index {bad} is out of bounds for dimension {d} with size {n}"))
+    return run(INDEX_COPY, input, source, attrs=(key,))
+
+
+def index_copy(input: Tensor, dim: int, index: Tensor, source: Tensor) -> Tensor:
+    """A copy of ``input`` with the slices at ``index`` along ``dim`` replaced by ``source``'s."""
+    return _index_copy(input, dim, index, source, apply)
+
+
+def _masked_scatter(input: Tensor, mask: Tensor, source: Tensor, run) -> Tensor:
+    if mask._data.dtype != np.bool_:
+        raise RuntimeError("masked_scatter_ only supports boolean masks, but got mask with dtype "
+                           f"{mask.dtype._legacy}")
+    if source._data.dtype != input._data.dtype:
+        raise RuntimeError("masked_scatter: expected self and source to have same dtypes but got"
+                           f"{input.dtype._legacy} and {source.dtype._legacy}")
+    if run is inplace:
+        shape, mshape = input._data.shape, mask._data.shape
+        if len(mshape) > len(shape):
+            raise RuntimeError(f"expand(CPUBoolType{{{list(mshape)}}}, size={list(shape)}): the "
+                               f"number of sizes provided ({len(shape)}) must be greater or equal "
+                               f"to the number of dimensions in the tensor ({len(mshape)})")
+        _expand_shape(mshape, shape, "Bool")
+    else:
+        try:
+            shape = np.broadcast_shapes(mask._data.shape, input._data.shape)
+        except ValueError as exc:
+            O._raise_broadcast((mask._data, input._data), exc)
+    m = np.broadcast_to(mask._data, shape)
+    flat = np.flatnonzero(m)
+    if flat.size > source._data.size:
+        raise RuntimeError("Number of elements of source < number of ones in mask")
+    return run(MASKED_SCATTER, input, source, attrs=(m, flat))
+
+
+def masked_scatter(input: Tensor, mask: Tensor, source: Tensor) -> Tensor:
+    """A copy of ``input`` with ``source``'s leading elements written, in order, where ``mask``
+    is True (input and mask broadcast)."""
+    return _masked_scatter(input, mask, source, apply)
 
 
 def _check_mask(mask) -> None:
@@ -948,11 +1378,11 @@ def _advanced(self: Tensor, key):
 def getitem(self: Tensor, idx) -> Tensor:
     """``self[idx]``: basic indices give a view that shares storage; others a copy."""
     key = _key(self, idx)
-    if self._data.ndim == 0 and not (key is None or key is Ellipsis or key == () or (
-            isinstance(key, tuple) and all(i is None or i is Ellipsis for i in key))):
-        if not isinstance(key, np.ndarray):
-            raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
-                             "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
+    if self._data.ndim == 0 and not isinstance(key, np.ndarray) and not (
+            key is None or key is Ellipsis or
+            (isinstance(key, tuple) and all(i is None or i is Ellipsis for i in key))):
+        raise IndexError("invalid index of a 0-dim tensor. Use `tensor.item()` in Python or "
+                         "`tensor.item<T>()` in C++ to convert a 0-dim tensor to a number")
     if _is_basic(key):
         return _basic_view(self, key)
     src, key = _advanced(self, key)
@@ -1022,6 +1452,41 @@ NX.cat = lambda gs, dim: np.concatenate(gs, axis=dim)
 TX.cat = cat
 NX.stack = lambda gs, dim: np.stack(gs, axis=dim)
 TX.stack = stack
+NX.scatter_reduce = _scatter_reduce_fwd
+TX.scatter_reduce = lambda a, src, *attrs: apply(SCATTER_REDUCE, a, src, attrs=attrs)
+
+
+def _batched(x: Tensor) -> bool:
+    return O._VMAP is not None and type(x) is O._VMAP.BatchedTensor
+
+
+def _leaf_checked(method, out_of_place):
+    """An in-place method that, like PyTorch, refuses a leaf that requires grad (or a view of
+    one) before it looks at its arguments. Inside vmap it writes ``out_of_place``'s result."""
+    @functools.wraps(method)
+    def checked(self, *args, **kwargs):
+        O.check_inplace(self)
+        if _batched(self):
+            # NOTE: the op's NumPy keys are cut for one batch element; the out-of-place op runs
+            # per element under vmap, and copy_ writes its batched result back.
+            return self.copy_(out_of_place(self, *args, **kwargs))
+        return method(self, *args, **kwargs)
+    return checked
+
+
+def _restrider(method, out_of_place):
+    """An in-place shape method (t_, squeeze_...); inside vmap the batched tensor takes the
+    out-of-place view's value, which keeps the batch dimension in front."""
+    @functools.wraps(method)
+    def checked(self, *args, **kwargs):
+        O.check_inplace(self)
+        if _batched(self):
+            new = out_of_place(self, *args, **kwargs)
+            self._value, self._data = new._value, new._data
+            return self
+        return method(self, *args, **kwargs)
+    return checked
+
 
 T = Tensor
 T.__getitem__ = getitem
@@ -1064,5 +1529,32 @@ T.diag = diag
 T.diagonal = diagonal
 T.trace = trace
 T.masked_fill_ = lambda self, mask, value: _masked_fill(self, mask, value, inplace)
+T.index_fill = index_fill
+T.index_copy = index_copy
+T.masked_scatter = masked_scatter
+T.scatter_reduce = scatter_reduce
+T.scatter_ = _leaf_checked(_scatter_, lambda self, *a, **k: scatter(self, *a, **k))
+T.scatter_reduce_ = _leaf_checked(_scatter_reduce_,
+                                  lambda self, *a, **k: scatter_reduce(self, *a, **k))
+T.scatter_add_ = _leaf_checked(lambda self, dim, index, src:
+                               _scatter_add(self, dim, index, src, inplace),
+                               lambda self, *a: scatter_add(self, *a))
+T.index_add_ = _leaf_checked(lambda self, dim, index, source, *, alpha=1:
+                             _index_add(self, dim, index, source, alpha, inplace),
+                             lambda self, *a, **k: index_add(self, *a, **k))
+T.index_fill_ = _leaf_checked(lambda self, dim, index, value:
+                              _index_fill(self, dim, index, value, inplace),
+                              lambda self, *a: index_fill(self, *a))
+T.index_copy_ = _leaf_checked(lambda self, dim, index, source:
+                              _index_copy(self, dim, index, source, inplace),
+                              lambda self, *a: index_copy(self, *a))
+T.masked_scatter_ = _leaf_checked(lambda self, mask, source:
+                                  _masked_scatter(self, mask, source, inplace),
+                                  lambda self, *a: masked_scatter(self, *a))
+T.squeeze_ = _restrider(squeeze_, lambda self, *a: self.squeeze(*a))
+T.unsqueeze_ = _restrider(unsqueeze_, lambda self, *a: self.unsqueeze(*a))
+T.transpose_ = T.swapdims_ = T.swapaxes_ = _restrider(transpose_,
+                                                     lambda self, *a: self.transpose(*a))
+T.t_ = _restrider(t_, lambda self: self.t())
 T.tril_ = lambda self, diagonal=0: inplace(TRIL, self, attrs=(diagonal,))
 T.triu_ = lambda self, diagonal=0: inplace(TRIU, self, attrs=(diagonal,))

@@ -580,7 +580,8 @@ def inplace(op, self, others, attrs):
 # tensor batched they run once per batch element (the op would only see one element's keys).
 _VALUE_DEPENDENT = {"nn.functional": ("nll_loss", "cross_entropy", "embedding", "one_hot"),
                     "_shape": ("gather", "scatter", "scatter_add", "index_select", "index_add",
-                               "masked_select", "take")}
+                               "masked_select", "take", "scatter_reduce", "index_fill",
+                               "index_copy", "masked_scatter")}
 
 
 _CLASS_LOSS_DEFAULTS = {"weight": None, "size_average": None, "reduce": None,
