@@ -11,6 +11,7 @@ from numpy.polynomial.chebyshev import cheb2poly
 
 from . import _api
 from . import _ops as O
+from ._kernels import horner as _horner, in_blocks as _in_blocks, select as _select
 from ._ops import NX, TX, apply, defop, inplace
 from ._tensor import Tensor, _c10_name
 
@@ -112,27 +113,8 @@ _ERF_SMALL_POLY = _monomial(_ERF_SMALL, 0)
 _ERFCX_POLYS = tuple((lo, hi, _monomial(c, 0)) for lo, hi, c in _ERFCX_PIECES)
 
 
-def _select(mask, a, b):
-    """``np.where(mask, a, b)`` written into ``a`` (same shape and float dtype).
-
-    PERF: bit operations instead of np.where, which branches per element: 10x faster on a
-    random mask."""
-    it = np.dtype(f"i{a.dtype.itemsize}")
-    m = np.subtract(0, mask.view(np.uint8), dtype=it)
-    ai, bi = a.view(it), b.view(it)
-    ai ^= bi
-    ai &= m
-    ai ^= bi
-    return a
 
 
-def _horner(t, coef):
-    y = t * coef[-1]
-    y += coef[-2]
-    for c in coef[-3::-1]:
-        y *= t
-        y += c
-    return y
 
 
 def _exp_neg_square(x):
@@ -209,31 +191,6 @@ def _erf_parts(a, cut):
     t *= 2.0
     t -= 1.0
     return x, ax, small, xs * _horner(t, _ERF_SMALL_POLY)
-
-
-_BLOCK = 1 << 15
-
-
-def _in_blocks(f):
-    """``f`` run block by block over a large array.
-
-    PERF: erfc makes some 45 passes over its data, erf and sinh 20-25; in blocks of 32K
-    elements they stay in the cache, 2.4x faster on 1e6 elements."""
-    @functools.wraps(f)
-    def run(a):
-        a = np.asarray(a)
-        if a.ndim == 0:  # NOTE: the kernels write in place, which NumPy scalars cannot take
-            return f(a.reshape(1)).reshape(())
-        if a.size <= _BLOCK:
-            return f(a)
-        flat = a.reshape(-1)
-        first = f(flat[:_BLOCK])
-        out = np.empty(flat.shape, first.dtype)
-        out[:_BLOCK] = first
-        for i in range(_BLOCK, flat.size, _BLOCK):
-            out[i:i + _BLOCK] = f(flat[i:i + _BLOCK])
-        return out.reshape(a.shape)
-    return run
 
 
 # NOTE: erf of float32 (and narrower) inputs as x * P(x^2) / Q(x^2): a rational least-squares fit

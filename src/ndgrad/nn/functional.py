@@ -10,7 +10,7 @@ import warnings
 import numpy as np
 
 from .. import _api, _creation
-from .. import _math
+from .. import _kernels, _math
 from .. import _ops as O
 from .._ops import NX, TX, apply, defop, inplace
 from .._tensor import Tensor, _c10_name, _wrap, _wrap_dim
@@ -63,7 +63,7 @@ def _half_erf(a):
     return out
 
 
-@_math._in_blocks
+@_kernels.in_blocks
 def _gelu_np(a):
     x = _working(a)
     out = _half_erf(x)
@@ -78,7 +78,7 @@ def _gelu_np(a):
     return out
 
 
-@_math._in_blocks
+@_kernels.in_blocks
 def _gelu_grad_np(a):
     a = _working(a)
     out = _half_erf(a)
