@@ -18,6 +18,38 @@ N = 1_000_000
 
 # name -> (function of (lib, x, y, z), domain of x)
 CASES = {
+    "exp": (lambda t, x, y, z: t.exp(x), "any"),
+    "log": (lambda t, x, y, z: t.log(x), "positive"),
+    "log2": (lambda t, x, y, z: t.log2(x), "positive"),
+    "log10": (lambda t, x, y, z: t.log10(x), "positive"),
+    "sqrt": (lambda t, x, y, z: t.sqrt(x), "positive"),
+    "square": (lambda t, x, y, z: t.square(x), "any"),
+    "reciprocal": (lambda t, x, y, z: t.reciprocal(x), "positive"),
+    "abs": (lambda t, x, y, z: t.abs(x), "any"),
+    "neg": (lambda t, x, y, z: t.neg(x), "any"),
+    "sign": (lambda t, x, y, z: t.sign(x), "any"),
+    "sin": (lambda t, x, y, z: t.sin(x), "any"),
+    "cos": (lambda t, x, y, z: t.cos(x), "any"),
+    "asin": (lambda t, x, y, z: t.asin(x), "unit"),
+    "acos": (lambda t, x, y, z: t.acos(x), "unit"),
+    "tanh": (lambda t, x, y, z: t.tanh(x), "any"),
+    "acosh": (lambda t, x, y, z: t.acosh(x), "positive1"),
+    "sigmoid": (lambda t, x, y, z: t.sigmoid(x), "any"),
+    "floor": (lambda t, x, y, z: t.floor(x), "any"),
+    "ceil": (lambda t, x, y, z: t.ceil(x), "any"),
+    "round": (lambda t, x, y, z: t.round(x), "any"),
+    "trunc": (lambda t, x, y, z: t.trunc(x), "any"),
+    "relu": (lambda t, x, y, z: t.relu(x), "any"),
+    "softplus": (lambda t, x, y, z: t.nn.functional.softplus(x), "any"),
+    "silu": (lambda t, x, y, z: t.nn.functional.silu(x), "any"),
+    "mish": (lambda t, x, y, z: t.nn.functional.mish(x), "any"),
+    "elu": (lambda t, x, y, z: t.nn.functional.elu(x), "any"),
+    "add": (lambda t, x, y, z: t.add(x, y), "any"),
+    "mul": (lambda t, x, y, z: t.mul(x, y), "any"),
+    "div": (lambda t, x, y, z: t.div(x, y), "positive"),
+    "pow(tensor, tensor)": (lambda t, x, y, z: t.pow(x, y), "positive"),
+    "pow(tensor, 3)": (lambda t, x, y, z: t.pow(x, 3), "any"),
+    "where": (lambda t, x, y, z: t.where(x > 0, x, y), "any"),
     "exp2": (lambda t, x, y, z: t.exp2(x), "any"),
     "expm1": (lambda t, x, y, z: t.expm1(x), "any"),
     "log1p": (lambda t, x, y, z: t.log1p(x), "positive"),
@@ -66,6 +98,8 @@ def inputs(rng, domain):
         xs = [rng.uniform(0.1, 3.0, N) for _ in range(3)]
     elif domain == "unit":
         xs = [rng.uniform(0.01, 0.99, N)] + [rng.uniform(-2, 2, N) for _ in range(2)]
+    elif domain == "positive1":
+        xs = [rng.uniform(1.1, 3.0, N) for _ in range(3)]
     else:
         xs = [rng.uniform(-2, 2, N) for _ in range(3)]
     return [a.astype(np.float32) for a in xs]
