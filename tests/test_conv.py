@@ -176,3 +176,35 @@ def test_small_convnet_matches_torch():
         outs.append([t.grad.numpy() for t in ts])
     for a, b in zip(*outs):
         np.testing.assert_allclose(b, a, rtol=1e-4, atol=1e-4)
+
+
+def _graph(fn, depth=3):
+    """A node's name and, ``depth`` levels down, its inputs' (None for a missing edge)."""
+    if fn is None or depth == 0:
+        return None
+    return fn.name(), [_graph(f, depth - 1) for f, _ in fn.next_functions]
+
+
+UNBATCHED = {
+    "conv1d": ((3, 7), (4, 3, 3), {"padding": 1}),
+    "conv2d": ((3, 6, 5), (4, 3, 2, 3), {"stride": 2}),
+    "conv_transpose2d": ((3, 4, 4), (3, 2, 3, 3), {"stride": 2}),
+}
+
+
+@pytest.mark.parametrize("name", UNBATCHED)
+def test_unbatched_input_squeezes_like_torch(name):
+    xs, ws, kw = UNBATCHED[name]
+    (xt, wt, bt), (xn, wn, bn) = both(R.standard_normal(xs), R.standard_normal(ws),
+                                      R.standard_normal(ws[1] if "transpose" in name else ws[0]),
+                                      grad=True)
+    ot, on = getattr(TF, name)(xt, wt, bt, **kw), getattr(NF, name)(xn, wn, bn, **kw)
+    assert on.grad_fn.name() == ot.grad_fn.name() == "SqueezeBackward1"
+    assert _graph(on.grad_fn) == _graph(ot.grad_fn)
+    assert on._is_view() == ot._is_view()
+    np.testing.assert_allclose(on.detach().numpy(), ot.detach().numpy(), rtol=1e-12, atol=1e-12)
+    k = R.standard_normal(tuple(ot.shape))
+    (ot * torch.tensor(k)).sum().backward()
+    (on * ndgrad.tensor(k)).sum().backward()
+    for a, b in ((xt, xn), (wt, wn), (bt, bn)):
+        np.testing.assert_allclose(b.grad.numpy(), a.grad.numpy(), rtol=1e-10, atol=1e-12)

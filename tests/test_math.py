@@ -482,3 +482,321 @@ def test_gelu_inf_and_nan_are_silent():
         for approximate in ("none", "tanh"):
             a = ndgrad.tensor([np.inf, -np.inf, np.nan, -1e30, 1e30], requires_grad=True)
             ndgrad.nn.functional.gelu(a, approximate=approximate).sum().backward()
+
+
+# -- float32 kernels of the exp and log family ---------------------------------------------------
+def _ulps(got, exact):
+    """|got - exact| in units of float32's spacing at ``exact`` (0 where they are equal)."""
+    spacing = np.spacing(np.abs(exact.astype(np.float32))).astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        err = np.abs(got.astype(np.float64) - exact) / spacing
+    return np.where(got.astype(np.float64) == exact, 0.0, err)
+
+
+def _grid32(*ranges, n=200_001):
+    """Dense float32 grids over ``ranges``, log-spaced ones given as ("log", lo, hi)."""
+    parts = []
+    for r in ranges:
+        if r[0] == "log":
+            g = np.geomspace(r[1], r[2], n)
+            parts += [g, -g]
+        else:
+            parts.append(np.linspace(r[0], r[1], n))
+    return np.concatenate(parts).astype(np.float32)
+
+
+KERNEL_GRIDS = {
+    "expm1": (np.expm1, _grid32((-1, 1), (-0.4, 0.4), (-120, 100), ("log", 1e-44, 88.7))),
+    "log1p": (np.log1p, _grid32((-1, 1), (-1, -0.99), (1, 1e4), ("log", 1e-44, 3e38))),
+    "atanh": (np.arctanh, _grid32((-1, 1), (0.99, 1), (-1, -0.99), ("log", 1e-44, 1))),
+    "asinh": (np.arcsinh, _grid32((-3, 3), (-1e5, 1e5), ("log", 1e-44, 3e38))),
+}
+KERNEL_SPECIALS = np.array(
+    [0.0, -0.0, 1e-45, -1e-45, 1e-40, -1e-38, 0.5, -0.5, 1.0, -1.0, 0.99999994, -0.99999994,
+     1.0000001, -1.0000001, 2.0, -2.0, 16777216.0, -16777216.0, 88.37, 88.72, 88.73, -87.0,
+     -104.0, 3e38, -3e38, np.inf, -np.inf, np.nan], dtype=np.float32)
+
+
+@pytest.mark.parametrize("name", sorted(KERNEL_GRIDS))
+def test_float32_exp_log_kernels_within_two_ulp(name):
+    exact_fn, x = KERNEL_GRIDS[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = getattr(ndgrad, name)(ndgrad.tensor(x)).numpy()
+    with np.errstate(all="ignore"):
+        exact = exact_fn(x.astype(np.float64))
+        numpy_own = _ulps(exact_fn(x), exact)
+        exact32 = exact.astype(np.float32)
+    assert got.dtype == np.float32
+    finite = np.isfinite(exact32)
+    np.testing.assert_array_equal(got[~finite], exact32[~finite])
+    err = _ulps(got[finite], exact[finite])
+    assert err.max() <= max(2.0, numpy_own[finite].max()), x[finite][np.argmax(err)]
+    want = getattr(torch, name)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-30)
+
+
+@pytest.mark.parametrize("name", sorted(KERNEL_GRIDS))
+def test_float32_exp_log_kernels_special_values(name):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = getattr(ndgrad, name)(ndgrad.tensor(KERNEL_SPECIALS)).numpy()
+    want = getattr(torch, name)(torch.from_numpy(KERNEL_SPECIALS)).numpy()
+    # NOTE: PyTorch's log1p returns 0 for subnormal inputs; ndgrad returns them, as NumPy does.
+    np.testing.assert_allclose(got, want, rtol=3e-7, atol=1e-37)
+    zero = (want == 0) & (got == 0)
+    assert zero.sum() >= 2
+    np.testing.assert_array_equal(np.signbit(got[zero]), np.signbit(want[zero]))
+
+
+@pytest.mark.parametrize("name", sorted(KERNEL_GRIDS))
+def test_float32_exp_log_kernels_on_strided_blocks(name):
+    exact_fn, x = KERNEL_GRIDS[name]
+    x = x[:300_000].reshape(600, 500)
+    a = ndgrad.tensor(x).t()[::2]  # not contiguous, several blocks, odd tail
+    got = getattr(ndgrad, name)(a).numpy()
+    with np.errstate(all="ignore"):
+        exact = exact_fn(x.astype(np.float64)).T[::2]
+        exact32 = exact.astype(np.float32)
+    finite = np.isfinite(exact32)
+    assert _ulps(got[finite], exact[finite]).max() <= 2.0
+    np.testing.assert_array_equal(got[~finite], exact32[~finite])
+
+
+@pytest.mark.parametrize("name", sorted(KERNEL_GRIDS))
+def test_float32_exp_log_kernels_keep_float64_and_0d(name):
+    exact_fn = KERNEL_GRIDS[name][0]
+    x = np.array([-0.7, -1e-9, 0.0, 0.3, 0.9])
+    got = getattr(ndgrad, name)(ndgrad.tensor(x)).numpy()
+    np.testing.assert_array_equal(got, exact_fn(x))
+    scalar = getattr(ndgrad, name)(ndgrad.tensor(0.25))
+    same(scalar, getattr(torch, name)(torch.tensor(0.25)), rtol=2e-7, atol=0)
+
+
+@pytest.mark.parametrize("name", sorted(KERNEL_GRIDS))
+def test_float32_exp_log_kernels_gradients(name):
+    x = np.linspace(-0.95, 0.95, 70_001)
+    out = grads(lambda t, a: getattr(t, name)(a), x, dtype="float32")
+    same(*out, rtol=2e-6, atol=1e-7)
+
+
+def test_float32_inplace_asinh_atanh_use_the_kernels():
+    x = np.linspace(-0.99, 0.99, 50_001).astype(np.float32)
+    for name in ("asinh", "atanh"):
+        a = ndgrad.tensor(x)
+        getattr(a, name + "_")()
+        np.testing.assert_array_equal(a.numpy(), getattr(ndgrad, name)(ndgrad.tensor(x)).numpy())
+
+
+def test_float32_logaddexp_within_two_ulp_of_the_larger_input():
+    rng = np.random.default_rng(0)
+    for lo, hi in [(-2, 2), (-100, 100), (-1e-3, 1e-3), (-30, 30)]:
+        a, b = (rng.uniform(lo, hi, 200_000).astype(np.float32) for _ in range(2))
+        got = ndgrad.logaddexp(ndgrad.tensor(a), ndgrad.tensor(b)).numpy()
+        exact = np.logaddexp(a.astype(np.float64), b.astype(np.float64))
+        # NOTE: the result cancels where max(a, b) is near -log1p(exp(-|a - b|)); in ulps of
+        # the result the error is then unbounded, in NumPy's and PyTorch's float32 alike.
+        scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), np.float32(1))
+        assert np.max(np.abs(got - exact) / np.spacing(scale)) <= 2.0
+        want = torch.logaddexp(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+def test_float32_logaddexp_special_values_and_broadcast():
+    s = KERNEL_SPECIALS
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = ndgrad.logaddexp(ndgrad.tensor(s[:, None]), ndgrad.tensor(s)).numpy()
+    want = torch.logaddexp(torch.from_numpy(s[:, None]), torch.from_numpy(s)).numpy()
+    # NOTE: 2 ulp of 1 absolute: logaddexp(-0.5, -1) = -0.026 cancels (see the test above).
+    np.testing.assert_allclose(got, want, rtol=3e-7, atol=2 * np.spacing(np.float32(1)))
+    a, b = np.linspace(-5, 5, 40_000, dtype=np.float32), np.float32([[0.5], [-3.0]])
+    got = ndgrad.logaddexp(ndgrad.tensor(a), ndgrad.tensor(b)).numpy()
+    exact = np.logaddexp(a.astype(np.float64), b)
+    scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), np.float32(1))
+    assert got.shape == (2, 40_000) and np.max(np.abs(got - exact) / np.spacing(scale)) <= 2.0
+    out = grads(lambda t, x, y: t.logaddexp(x, y), a[:100], b, dtype="float32")
+    same(*out, rtol=2e-6, atol=1e-7)
+
+
+# -- float32 kernels: tan, atan, atan2, remainder, hypot, lerp ---------------------------------
+def _bit_grid(lo, hi, step):
+    """Every ``step``-th float32 in [lo, hi] (both positive), and their negatives."""
+    g = np.arange(np.float32(lo).view(np.int32), np.float32(hi).view(np.int32), step,
+                  dtype=np.int32).view(np.float32)
+    return np.concatenate([g, -g])
+
+
+def _near_multiples(step, count, width=20):
+    """The float32 neighbours of k * step, k = 1..count: the poles and zeros of tan."""
+    centre = (np.arange(1, count + 1) * step).astype(np.float32).view(np.int32)
+    g = (centre[:, None] + np.arange(-width, width + 1)).ravel().view(np.float32)
+    return np.concatenate([g, -g])
+
+
+TRIG_SPECIALS = np.array(
+    [0.0, -0.0, 1e-45, -1e-45, 1e-40, -3e-39, 1.1754944e-38, 1e-20, -1e-8, 0.41421357, 0.5, 1.0,
+     -1.0, 0.99999994, 1.0000001, 2.4142137, 1.5707964, -1.5707964, 3.1415927, 4.712389, 1e4,
+     8388607.0, 8388608.0, -16777216.0, 1e20, 3e38, -3e38, np.inf, -np.inf, np.nan],
+    dtype=np.float32)
+UNARY_KERNELS = {
+    "tan": (np.tan, np.concatenate([_bit_grid(1e-6, 8388607.0, 211), _near_multiples(np.pi / 2, 20_000)])),
+    "atan": (np.arctan, _bit_grid(1e-30, 3e38, 313)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY_KERNELS))
+def test_float32_trig_kernels_half_an_ulp(name):
+    exact_fn, x = UNARY_KERNELS[name]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = getattr(ndgrad, name)(ndgrad.tensor(x)).numpy()
+    exact = exact_fn(x.astype(np.float64))
+    assert got.dtype == np.float32
+    err = _ulps(got, exact)
+    assert err.max() <= 0.52, x[np.argmax(err)]  # NumPy's own: tan 1.42, atan 0.84
+    want = getattr(torch, name)(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(got, want, rtol=3e-7, atol=0)
+
+
+@pytest.mark.parametrize("name", sorted(UNARY_KERNELS))
+def test_float32_trig_kernels_special_values_and_layouts(name):
+    s = TRIG_SPECIALS
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = getattr(ndgrad, name)(ndgrad.tensor(s)).numpy()
+    want = getattr(torch, name)(torch.from_numpy(s)).numpy()
+    np.testing.assert_allclose(got, want, rtol=3e-7, atol=0)
+    np.testing.assert_array_equal(np.signbit(got[got == 0]), np.signbit(want[want == 0]))
+    x = UNARY_KERNELS[name][1][:300_000].reshape(600, 500)
+    got = getattr(ndgrad, name)(ndgrad.tensor(x).t()[::2]).numpy()  # strided, several blocks
+    np.testing.assert_array_equal(got, getattr(ndgrad, name)(ndgrad.tensor(x.T[::2].copy())).numpy())
+    x64 = np.linspace(-3, 3, 1001)
+    np.testing.assert_array_equal(getattr(ndgrad, name)(ndgrad.tensor(x64)).numpy(),
+                                  UNARY_KERNELS[name][0](x64))
+    same(getattr(ndgrad, name)(ndgrad.tensor(0.7)), getattr(torch, name)(torch.tensor(0.7)),
+         rtol=1e-7, atol=0)
+
+
+def _mixed32(rng, n):
+    """float32 values of every size: uniform, all exponents (denormals too), special values."""
+    v = rng.uniform(-4, 4, n).astype(np.float32)
+    w = (rng.uniform(-2, 2, n) * 2.0 ** rng.integers(-149, 128, n)).astype(np.float32)
+    pick = rng.random(n)
+    v[pick < 0.3] = w[pick < 0.3]
+    v[pick > 0.98] = rng.choice(TRIG_SPECIALS, (pick > 0.98).sum())
+    return v
+
+
+@pytest.mark.parametrize("name,exact_fn", [("atan2", np.arctan2), ("hypot", np.hypot)])
+def test_float32_atan2_hypot_kernels(name, exact_fn):
+    rng = np.random.default_rng(0)
+    a, b = _mixed32(rng, 400_000), _mixed32(rng, 400_000)
+    s = TRIG_SPECIALS
+    a = np.concatenate([a, np.repeat(s, s.size), rng.uniform(-3, 3, 50_000).astype(np.float32)])
+    b = np.concatenate([b, np.tile(s, s.size), rng.uniform(-3, 3, 50_000).astype(np.float32)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = getattr(ndgrad, name)(ndgrad.tensor(a), ndgrad.tensor(b)).numpy()
+    exact = exact_fn(a.astype(np.float64), b.astype(np.float64))
+    with np.errstate(over="ignore"):
+        exact32 = exact.astype(np.float32)
+    finite = np.isfinite(exact32)
+    np.testing.assert_array_equal(got[~finite], exact32[~finite])
+    assert _ulps(got[finite], exact[finite]).max() <= (0.52 if name == "atan2" else 1.0)
+    want = getattr(torch, name)(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+    # NOTE: atol of one subnormal step: PyTorch's subnormal atan2 is off by one there
+    np.testing.assert_allclose(got, want, rtol=3e-7, atol=1.5e-45)
+    np.testing.assert_array_equal(np.signbit(got[~np.isnan(got)]), np.signbit(want[~np.isnan(got)]))
+
+
+def _remainder_exact(a, b):
+    """PyTorch's formula on an exact fmod (NumPy's float32 fmod is exact)."""
+    with np.errstate(all="ignore"):
+        r = np.fmod(a, b)
+        return np.where((r != 0) & ((r < 0) != (b < 0)), r + b, r)
+
+
+def _same_bits(got, want):
+    assert got.dtype == want.dtype
+    nan = np.isnan(want)
+    np.testing.assert_array_equal(np.isnan(got), nan)
+    np.testing.assert_array_equal(got[~nan], want[~nan])
+    np.testing.assert_array_equal(np.signbit(got[~nan]), np.signbit(want[~nan]))
+
+
+def test_float32_remainder_kernel_is_exact():
+    rng = np.random.default_rng(1)
+    s = TRIG_SPECIALS
+    a = np.concatenate([_mixed32(rng, 400_000), np.repeat(s, s.size),
+                        rng.integers(-50, 50, 100_000).astype(np.float32),
+                        rng.uniform(-1e6, 1e6, 100_000).astype(np.float32)])
+    b = np.concatenate([_mixed32(rng, 400_000), np.tile(s, s.size),
+                        rng.integers(-6, 6, 100_000).astype(np.float32),
+                        rng.uniform(-3, 3, 100_000).astype(np.float32)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = ndgrad.remainder(ndgrad.tensor(a), ndgrad.tensor(b)).numpy()
+    _same_bits(got, _remainder_exact(a, b))
+    want = torch.remainder(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+    # NOTE: PyTorch's float32 fmod gives nan for some huge quotients (tiny or subnormal b);
+    # ndgrad keeps C's exact fmod there, as NumPy and PyTorch's float64 do.
+    ok = ~np.isnan(want) | np.isnan(got)
+    assert ok.mean() > 0.9
+    _same_bits(got[ok], want[ok])
+
+
+def test_float32_remainder_kernel_scalars_and_broadcast():
+    x = np.linspace(-7, 7, 70_001).astype(np.float32)
+    for other in (0.3, -0.3, 2, -2.5, 0.0, math.inf, -math.inf):
+        same(ndgrad.remainder(ndgrad.tensor(x), other), torch.remainder(torch.from_numpy(x), other),
+             rtol=0, atol=0)
+        _same_bits(ndgrad.remainder(ndgrad.tensor(x), other).numpy(),
+                   torch.remainder(torch.from_numpy(x), other).numpy())
+    same(5.5 % ndgrad.tensor(x[x != 0]), 5.5 % torch.from_numpy(x[x != 0]), rtol=0, atol=0)
+    b = np.float32([[1.5], [-0.75]])
+    got = ndgrad.remainder(ndgrad.tensor(x), ndgrad.tensor(b)).numpy()
+    assert got.shape == (2, x.size)
+    _same_bits(got, _remainder_exact(x, b))
+    same(ndgrad.tensor(-4.0) % ndgrad.tensor(2.0), torch.tensor(-4.0) % torch.tensor(2.0))
+
+
+def test_float32_lerp_kernel():
+    rng = np.random.default_rng(2)
+    a, end = rng.uniform(-3, 3, (2, 100_000)).astype(np.float32)
+    w = np.concatenate([rng.uniform(-2, 2, 99_990), [0, 1, 0.5, -0.5, 0.49999997, 0.50000006,
+                                                     -0.0, 2, np.inf, np.nan]]).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = ndgrad.lerp(ndgrad.tensor(a), ndgrad.tensor(end), ndgrad.tensor(w)).numpy()
+    want = torch.lerp(torch.from_numpy(a), torch.from_numpy(end), torch.from_numpy(w)).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(got[w == 0], a[w == 0])  # exact at both ends
+    np.testing.assert_array_equal(got[w == 1], end[w == 1])
+    got = ndgrad.lerp(ndgrad.tensor(a), ndgrad.tensor(end[:1]), ndgrad.tensor(np.float32(0.75)))
+    want = torch.lerp(torch.from_numpy(a), torch.from_numpy(end[:1]), torch.tensor(0.75))
+    same(got, want, rtol=1e-6, atol=1e-6)
+    for weight in (0.25, 0.75, 1.0):
+        same(ndgrad.lerp(ndgrad.tensor(a), ndgrad.tensor(end), weight),
+             torch.lerp(torch.from_numpy(a), torch.from_numpy(end), weight), rtol=1e-6, atol=1e-6)
+
+
+FLOAT32_GRADS = {
+    "tan": (lambda t, x: t.tan(x), 1),
+    "atan": (lambda t, x: t.atan(x), 1),
+    "atan2": (lambda t, x, y: t.atan2(x, y), 2),
+    "hypot": (lambda t, x, y: t.hypot(x, y), 2),
+    "remainder": (lambda t, x, y: t.remainder(x, y), 2),
+    "lerp": (lambda t, x, y, z: t.lerp(x, y, z), 3),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FLOAT32_GRADS))
+def test_float32_trig_kernels_gradients(name):
+    fn, n = FLOAT32_GRADS[name]
+    rng = np.random.default_rng(3)
+    xs = [rng.uniform(-1.2, 1.2, 60_000) for _ in range(n)]
+    if name == "remainder":
+        xs[1] = np.where(xs[1] < 0, xs[1] - 0.5, xs[1] + 0.5)  # away from b = 0
+    got, want = grads(fn, *xs, dtype="float32")
+    same(got, want, rtol=2e-6, atol=1e-6)

@@ -374,3 +374,79 @@ def test_every_target_ignored_gives_nan_loss_and_zero_grad(label_smoothing):
     (l1, g1), (l2, g2) = both(run)
     assert np.isnan(l1.item()) and np.isnan(l2.item())
     close(g1, g2)
+
+
+# -- the block-wise exp-family kernels -------------------------------------------------------
+FAST = {
+    "sigmoid": lambda L, x: L.sigmoid(x),
+    "logsigmoid": lambda L, x: L.nn.functional.logsigmoid(x),
+    "softplus": lambda L, x: L.nn.functional.softplus(x),
+    "softplus(2, 3)": lambda L, x: L.nn.functional.softplus(x, 2.0, 3.0),
+    "softplus(0.5, 40)": lambda L, x: L.nn.functional.softplus(x, 0.5, 40.0),
+    "silu": lambda L, x: L.nn.functional.silu(x),
+    "mish": lambda L, x: L.nn.functional.mish(x),
+    "elu": lambda L, x: L.nn.functional.elu(x),
+    "elu(-0.5)": lambda L, x: L.nn.functional.elu(x, -0.5),
+    "selu": lambda L, x: L.nn.functional.selu(x),
+    "celu(0.5)": lambda L, x: L.nn.functional.celu(x, 0.5),
+    "leaky_relu(0.1)": lambda L, x: L.nn.functional.leaky_relu(x, 0.1),
+    "leaky_relu(-2)": lambda L, x: L.nn.functional.leaky_relu(x, -2.0),
+}
+# a grid over the exp family's range (finite in float32 for every op), tiny magnitudes where
+# log1p and expm1 matter, signed zeros, and +-1000
+GRID = np.concatenate([np.linspace(-40, 40, 80001), -np.logspace(-10, 1, 2000),
+                       np.logspace(-10, 1, 2000), [0.0, -0.0, 1000.0, -1000.0]])
+# NOTE: outputs are within a few ulps of PyTorch's, relatively, down to the tiny values where
+# log1p and expm1 matter. Gradients get an absolute slack of a few ulps of 1: PyTorch's SIMD
+# exp rounds differently from NumPy's, and out + alpha (elu) or 1 - s (sigmoid, silu) cancel.
+TOL = {"float32": (dict(rtol=1e-5, atol=0), dict(rtol=1e-5, atol=4e-7)),
+       "float64": (dict(rtol=1e-12, atol=0), dict(rtol=1e-12, atol=1e-15))}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("name", list(FAST))
+def test_fast_activations_match_torch_over_their_range(name, dtype):
+    g = np.random.default_rng(5).uniform(0.5, 1.5, GRID.size)
+
+    def run(L):
+        x = L.tensor(GRID, dtype=getattr(L, dtype), requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no NumPy overflow warnings: PyTorch gives none
+            out = FAST[name](L, x)
+            out.backward(L.tensor(g, dtype=x.dtype))
+        return out, x.grad
+    (o1, g1), (o2, g2) = both(run)
+    close(o1, o2, **TOL[dtype][0])
+    close(g1, g2, **TOL[dtype][1])
+
+
+@pytest.mark.parametrize("name", list(FAST))
+def test_fast_activations_on_large_strided_and_half_inputs(name):
+    # more elements than a block, odd-sized, transposed (not contiguous), and float16
+    data = np.random.default_rng(6).uniform(-12, 12, size=(301, 233))
+    g = np.random.default_rng(7).uniform(-1, 1, size=(233, 301))
+    for dtype in ("float32", "float16"):
+        def run(L):
+            x = L.tensor(data, dtype=getattr(L, dtype), requires_grad=True)
+            out = FAST[name](L, x.t())
+            out.backward(L.tensor(g, dtype=x.dtype))
+            return out, x.grad
+        (o1, g1), (o2, g2) = both(run)
+        # float16: computed in float32 as PyTorch does, rounded once (a few elements differ by
+        # up to 4 ulps, where PyTorch's float32 intermediate rounded the other way)
+        tol = TOL["float32"] if dtype == "float32" else [dict(rtol=5e-3, atol=1e-6)] * 2
+        close(o1, o2, **tol[0])
+        close(g1, g2, **tol[1])
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "logsigmoid", "softplus(2, 3)", "silu", "mish",
+                                  "selu", "celu(0.5)"])
+def test_fast_activations_second_derivatives_match_torch(name):
+    def run(L):
+        x = L.tensor(np.linspace(-5, 5, 40), requires_grad=True)  # away from the kinks
+        (g,) = L.autograd.grad(FAST[name](L, x).sum(), x, create_graph=True)
+        (h,) = L.autograd.grad((g * g).sum(), x)
+        return g, h
+    (g1, h1), (g2, h2) = both(run)
+    close(g1, g2, rtol=1e-12, atol=1e-14)
+    close(h1, h2, rtol=1e-10, atol=1e-12)

@@ -333,3 +333,49 @@ def test_logsumexp_of_integers_and_zero_dim():
         x.logsumexp(0).backward()
         return x.grad
     same(run)
+
+
+# -- sort's arguments: ``stable`` comes only with the keyword-only signature -------------------
+SORT_CALLS = [
+    "x.sort(1, True)", "x.sort(dim=1, stable=True)", "x.sort(stable=True)", "x.sort(stable=False)",
+    "x.sort(stable=None)", "x.sort(stable=True, dim=0, descending=True)",
+    "x.sort(descending=True, stable=True)", "t.sort(x, stable=True)",
+    "t.sort(x, dim=0, stable=True)", "t.sort(input=x, dim=0, stable=True)", "t.sort(x, 0, True)",
+    "t.sort(x, stable=True, dim=1, descending=False, out=None)", "x.sort(np.int64(0))",
+    "x.sort(t.tensor(1))", "x.sort(dim=t.tensor(0), stable=True)",
+    # refused, with PyTorch's texts
+    "t.sort(x, 1, stable=True)", "x.sort(1, stable=True)", "x.sort(-1, stable=False)",
+    "x.sort(1, stable=None)", "t.sort(x, -1, True, stable=True)", "x.sort(0, True, stable=True)",
+    "x.sort(0, descending=True, stable=True)", "t.sort(x, 0, True, stable=True, out=None)",
+    "t.sort(x, 0, stable=True, out=None)", "x.sort(True)", "t.sort(x, True)",
+    "x.sort(1, False, True)",
+    "x.sort(stable=1)", "x.sort(stable=np.bool_(True))", "x.sort(stable=t.tensor(True))",
+    "x.sort(dim=1.0)", "x.sort(dim='a')", "x.sort(dim=None)", "x.sort(descending=None)",
+    "x.sort(1, stable='a')", "x.sort(0, None)", "x.sort('a', 1)", "x.sort(1.5, True)",
+    "x.sort(1, dim=0)", "x.sort(dim=1, stable=True, foo=1)",
+    "x.sort(dim=0, descending=True, foo=1)", "x.sort(stable=True, dim=0, descending=True, foo=3)",
+    "x.sort(0, stable=True, dim=0, descending=True)",
+    "x.sort(dim=0, descending=1)", "x.sort(stable=True, foo=1)", "x.sort(dim=1.5, stable=True)",
+    "x.sort(stable=True, dim='a', descending=True)", "x.sort(stable='a', dim=0, descending=True)",
+    "t.sort(x, 0, 'a')", "t.sort(x, dim='a')", "t.sort(x, 0, False, out=[1])", "t.sort(x, x)",
+    "t.sort(x, 0, True, 1)", "t.sort()", "t.sort(1)", "t.sort(stable=True)", "t.sort(x, foo=1)",
+    "t.sort(x, dim=0, input=x)",
+]
+
+
+@pytest.mark.parametrize("expr", SORT_CALLS)
+def test_sort_arguments_match_torch(expr):
+    def f(t):
+        x = t.tensor(TIES)
+        r = eval(expr, {"t": t, "x": x, "np": np})
+        return r.values, r.indices
+    same(f)
+
+
+def test_sort_stable_keyword_keeps_ties_in_order():
+    data = np.array([[2., 1., 2., 1., 2., 1.] * 4])
+    for lib in (torch, ndgrad):
+        r = lib.tensor(data).sort(stable=True, dim=1, descending=True)
+        np.testing.assert_array_equal(r.indices.numpy()[0], [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20,
+                                                              22, 1, 3, 5, 7, 9, 11, 13, 15, 17,
+                                                              19, 21, 23])

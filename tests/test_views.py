@@ -311,3 +311,179 @@ def test_view_used_after_an_inplace_op_with_a_tensor_that_depends_on_it(op):
         out.backward()
         return type(v.grad_fn).__name__, v, x.grad
     same(f)
+
+
+# -- views cut before their base was reshaped in place (t_, transpose_, squeeze_, unsqueeze_) ---
+# The old views still see the same storage; their gradients must follow it, not the new shape.
+RESTRIDES = {
+    "t_": lambda y: y.t_(),
+    "transpose_": lambda y: y.transpose_(0, 1),
+    "swapdims_": lambda y: y.swapdims_(1, 0),
+    "swapaxes_": lambda y: y.swapaxes_(0, -1),
+    "unsqueeze_": lambda y: y.unsqueeze_(1),
+    "squeeze_": lambda y: y.unsqueeze_(0).squeeze_(0),
+    "t_twice": lambda y: y.t_().unsqueeze_(2).t_(),
+}
+OLD_VIEWS = {
+    "view": lambda y: y.view(12),
+    "row": lambda y: y[1],
+    "column_slice": lambda y: y[:, 1:3],
+    "transposed": lambda y: y.t(),
+    "view_of_view": lambda y: y.view(2, 6)[:, 1:],
+    "unflatten_then_index": lambda y: y.view(2, 2, 3)[1, :, ::2],
+}
+
+
+@pytest.mark.parametrize("restride", RESTRIDES)
+@pytest.mark.parametrize("cut", OLD_VIEWS)
+def test_gradient_through_a_view_cut_before_its_base_was_restrided(restride, cut):
+    def f(t):
+        x = leaf(t)
+        y = x * 1
+        w = OLD_VIEWS[cut](y)
+        RESTRIDES[restride](y)
+        k = t.tensor(np.linspace(-1, 2, w.numel()).reshape(w.shape))
+        (w * k).sum().backward()
+        return w, w.grad_fn.name(), y._version, w._version, x.grad
+    same(f)
+
+
+@pytest.mark.parametrize("restride", RESTRIDES)
+@pytest.mark.parametrize("cut", OLD_VIEWS)
+def test_inplace_through_a_view_cut_before_its_base_was_restrided(restride, cut):
+    def f(t):
+        x = leaf(t)
+        s = leaf(t, np.array(1.5))
+        y = x * 1
+        w = OLD_VIEWS[cut](y)
+        RESTRIDES[restride](y)
+        w.mul_(s).add_(1)
+        k = t.tensor(np.linspace(-1, 2, y.numel()).reshape(y.shape))
+        (y * k).sum().backward()
+        return y, w, y.grad_fn.name(), y._version, w._version, x.grad, s.grad
+    same(f)
+
+
+def test_new_view_of_an_old_view_after_the_base_was_restrided():
+    def f(t):
+        x = leaf(t)
+        y = x * 1
+        w = y.view(12)
+        y.t_()
+        v = w[2:9:3]
+        v.mul_(x[0, :3])
+        (y * y).sum().backward()
+        return y, v, v.grad_fn.name(), x.grad
+    same(f)
+
+
+def test_double_backward_through_a_view_cut_before_a_restride():
+    def f(t):
+        x = leaf(t)
+        y = x * x
+        w = y.view(12)
+        y.t_()
+        w[3:].mul_(x.view(12)[:9])
+        g, = t.autograd.grad((y ** 2).sum(), x, create_graph=True)
+        (g * g).sum().backward()
+        return g, x.grad
+    same(f)
+
+
+def test_views_cut_after_a_restride_use_the_new_layout():
+    def f(t):
+        x = leaf(t)
+        y = x * 1
+        old = y.view(12)
+        y.t_()
+        new = y[1:, ::2]
+        new.mul_(2)
+        (old * t.arange(12.)).sum().backward()
+        return old, new, x.grad
+    same(f)
+
+
+def test_restride_of_a_plain_tensor_with_views_then_autograd():
+    def f(t):
+        x = leaf(t)
+        y = t.tensor(np.arange(12.).reshape(3, 4))
+        w = y.view(12)
+        y.t_()
+        w[5:].mul_(x.view(12)[:7])
+        (y * t.arange(12.).view(4, 3)).sum().backward()
+        return y, w.detach(), x.grad
+    same(f)
+
+
+def test_forward_ad_through_a_view_cut_before_a_restride_is_refused():
+    import ndgrad.autograd.forward_ad as fwAD
+    y = ndgrad.tensor(np.arange(6.).reshape(2, 3))
+    w = y.view(6)
+    y.t_()
+    with fwAD.dual_level():
+        d = fwAD.make_dual(ndgrad.ones(6), ndgrad.ones(6))
+        with pytest.raises(RuntimeError, match=r"reshaped in place .*clone\(\) the view"):
+            w.mul_(d)
+    np.testing.assert_array_equal(w.numpy(), np.arange(6.))
+
+
+def test_forward_ad_through_a_strided_view_cut_before_a_restride():
+    import ndgrad.autograd.forward_ad as fwAD
+    import torch.autograd.forward_ad as tfwAD
+
+    def f(t, ad):
+        y = t.tensor(np.arange(6.).reshape(2, 3))
+        w = y[:, 1:]
+        y.t_()
+        with ad.dual_level():
+            d = ad.make_dual(t.ones(2, 2), t.arange(4.).view(2, 2))
+            w.mul_(d)
+            return ad.unpack_dual(y).tangent.numpy().copy(), y.numpy().copy()
+    for a, b in zip(f(torch, tfwAD), f(ndgrad, fwAD)):
+        np.testing.assert_array_equal(b, a)
+
+
+def test_view_cut_64_restrides_ago_still_follows_its_base():
+    def f(t):
+        x = leaf(t)
+        y = x * 1
+        w = y.view(12)
+        for _ in range(63):
+            y.t_()
+        (w * t.arange(12.)).sum().backward()
+        return y._version, x.grad
+    same(f)
+
+
+def test_view_cut_more_than_64_restrides_ago_is_refused():
+    x = leaf(ndgrad)
+    y = x * 1
+    w = y.view(12)
+    for _ in range(65):
+        y.t_()
+    assert len(y.__dict__["_restrides"]) == 64  # a loop of t_() holds bounded memory
+    with pytest.raises(RuntimeError, match=r"more than 64 times.*clone\(\) the view"):
+        (w * 2).sum().backward()
+
+    def f(t):  # views cut after the restrides are fine
+        x = leaf(t)
+        y = x * 1
+        for _ in range(65):
+            y.t_()
+        fresh = y[1:, ::2]
+        fresh.mul_(t.tensor([[1.], [2.], [3.]]))
+        (y * t.arange(12.).view(4, 3)).sum().backward()
+        return y, x.grad
+    same(f)
+
+
+def test_double_backward_through_an_old_view_read_after_a_restride():
+    def f(t):
+        x = leaf(t)
+        y = x * x
+        w = y.view(12)
+        y.t_()
+        g, = t.autograd.grad((w ** 3 * t.arange(12.)).sum(), x, create_graph=True)
+        (g * g).sum().backward()
+        return g, x.grad, w.grad_fn.name()
+    same(f)

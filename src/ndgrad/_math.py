@@ -11,6 +11,7 @@ from numpy.polynomial.chebyshev import cheb2poly
 
 from . import _api
 from . import _ops as O
+from . import _kernels
 from ._kernels import horner as _horner, in_blocks as _in_blocks, select as _select
 from ._ops import NX, TX, apply, defop, inplace
 from ._tensor import Tensor, _c10_name
@@ -299,21 +300,36 @@ def _cosh_fwd(a):
 # The table: unary functions
 # ---------------------------------------------------------------------------------------------
 
+def _f32(kernel, numpy_fn):
+    """``kernel`` on float32 arrays, ``numpy_fn`` (accurate, and fast enough) on the others.
+
+    PERF: where NumPy's float32 loop is scalar libm (expm1, log1p, arctanh, arcsinh, logaddexp
+    among others), the kernels of ``_kernels`` are 1.6-3x faster at 1e6 elements."""
+    def run(*arrays):
+        if all(a.dtype == np.float32 for a in arrays):
+            return kernel(*arrays)
+        return numpy_fn(*arrays)
+    return run
+
+
+_EXPM1, _LOG1P = _f32(_kernels.expm1_32, np.expm1), _f32(_kernels.log1p32, np.log1p)
+_ASINH, _ATANH = _f32(_kernels.asinh32, np.arcsinh), _f32(_kernels.atanh32, np.arctanh)
+
 EXP2 = _unary("Exp2Backward0", np.exp2, lambda g, out: g * (out * _LN2))
-EXPM1 = _unary("Expm1Backward0", np.expm1, lambda g, out: g * (out + 1))
+EXPM1 = _unary("Expm1Backward0", _EXPM1, lambda g, out: g * (out + 1))
 LOG2 = _unary("Log2Backward0", np.log2, lambda g, a: g / (a * _LN2))
 LOG10 = _unary("Log10Backward0", np.log10, lambda g, a: g / (a * _LN10))
-LOG1P = _unary("Log1PBackward0", np.log1p, lambda g, a: g / (a + 1))
+LOG1P = _unary("Log1PBackward0", _LOG1P, lambda g, a: g / (a + 1))
 RSQRT = _unary("RsqrtBackward0", lambda a: 1 / np.sqrt(a), lambda g, out: g * (-0.5 * out * out * out))
-TAN = _unary("TanBackward0", np.tan, lambda g, out: g * (1 + out * out))
+TAN = _unary("TanBackward0", _f32(_kernels.tan32, np.tan), lambda g, out: g * (1 + out * out))
 ASIN = _unary("AsinBackward0", np.arcsin, lambda xp, g, a: g / xp.sqrt(1 - a * a))
 ACOS = _unary("AcosBackward0", np.arccos, lambda xp, g, a: -g / xp.sqrt(1 - a * a))
-ATAN = _unary("AtanBackward0", np.arctan, lambda g, a: g / (1 + a * a))
+ATAN = _unary("AtanBackward0", _f32(_kernels.atan32, np.arctan), lambda g, a: g / (1 + a * a))
 SINH = _unary("SinhBackward0", _sinh_fwd, lambda xp, g, a: g * xp.cosh(a))
 COSH = _unary("CoshBackward0", _cosh_fwd, lambda xp, g, a: g * xp.sinh(a))
-ASINH = _unary("AsinhBackward0", np.arcsinh, lambda xp, g, a: g / xp.sqrt(a * a + 1))
+ASINH = _unary("AsinhBackward0", _ASINH, lambda xp, g, a: g / xp.sqrt(a * a + 1))
 ACOSH = _unary("AcoshBackward0", np.arccosh, lambda xp, g, a: g / xp.sqrt(a * a - 1))
-ATANH = _unary("AtanhBackward0", np.arctanh, lambda g, a: g / (1 - a * a))
+ATANH = _unary("AtanhBackward0", _ATANH, lambda g, a: g / (1 - a * a))
 
 
 def _inplace_undefined(name, fwd):
@@ -324,9 +340,9 @@ def _inplace_undefined(name, fwd):
     return _unary(name.capitalize() + "Backward1", fwd, rule)
 
 
-ASINH_ = _inplace_undefined("asinh", np.arcsinh)
+ASINH_ = _inplace_undefined("asinh", _ASINH)
 ACOSH_ = _inplace_undefined("acosh", np.arccosh)
-ATANH_ = _inplace_undefined("atanh", np.arctanh)
+ATANH_ = _inplace_undefined("atanh", _ATANH)
 ERF = _unary("ErfBackward0", _erf_fwd, lambda xp, g, a: g * (_TWO_OVER_SQRT_PI * xp.exp(-(a * a))))
 ERFC = _unary("ErfcBackward0", _erfc_fwd,
               lambda xp, g, a: g * (-_TWO_OVER_SQRT_PI * xp.exp(-(a * a))))
@@ -447,9 +463,12 @@ def _not_implemented_op(name, fwd):
 
 
 def _remainder(a, b):
-    if np.result_type(a, b).kind != "f":
+    kind = np.result_type(a, b)
+    if kind.kind != "f":
         return np.remainder(a, b)
-    # PyTorch's float remainder: fmod, moved into the divisor's sign (a zero stays +0).
+    if kind == np.float32:  # a Python number here is a float32 too, as in PyTorch
+        return _kernels.remainder32(np.asarray(a, np.float32), np.asarray(b, np.float32))
+    # PyTorch's float remainder: fmod, moved into the divisor's sign (a zero keeps fmod's sign).
     r = np.fmod(a, b)
     fix = (r != 0) & ((r < 0) != (np.asarray(b) < 0))
     return np.where(fix, r + b, r)
@@ -475,7 +494,7 @@ def _atan2_rule(which):
     return _quiet(rule)
 
 
-ATAN2 = defop("Atan2Backward0", "a b", _quiet(np.arctan2), _atan2_rule(0), _atan2_rule(1),
+ATAN2 = defop("Atan2Backward0", "a b", _quiet(_f32(_kernels.atan2_32, np.arctan2)), _atan2_rule(0), _atan2_rule(1),
               dtype="float")
 # NOTE: at ties maximum and minimum split the gradient evenly; fmax and fmin give it to input.
 MAXIMUM = defop("MaximumBackward0", "a b", np.maximum,
@@ -490,21 +509,29 @@ FMAX = defop("FmaxBackward0", "a b", np.fmax,
 FMIN = defop("FminBackward0", "a b", np.fmin,
              lambda xp, g, a, b: xp.where((a <= b) | xp.isnan(b), g, 0.0),
              lambda xp, g, a, b: xp.where((a <= b) | xp.isnan(b), 0.0, g))
-HYPOT = defop("HypotBackward0", "a b", np.hypot,
+HYPOT = defop("HypotBackward0", "a b", _quiet(_f32(_kernels.hypot32, np.hypot)),
               _quiet(lambda g, a, out: g * a / out), _quiet(lambda g, b, out: g * b / out))
 # NOTE: np.logaddexp is stable (finite for +/-1000); sigmoid(a - b) is its stable derivative.
-LOGADDEXP = defop("LogaddexpBackward0", "a b", _quiet(np.logaddexp),
+LOGADDEXP = defop("LogaddexpBackward0", "a b",
+                  _quiet(_f32(_kernels.logaddexp32, np.logaddexp)),
                   _quiet(lambda xp, g, a, b: g * xp.sigmoid(a - b)),
                   _quiet(lambda xp, g, a, b: g * xp.sigmoid(b - a)))
 
 
 def _lerp_fwd(a, end, weight):
     # PyTorch's two-sided formula: exact at both ends, weight 0 gives input and 1 gives end.
+    if a.dtype == end.dtype == weight.dtype == np.float32:
+        return _kernels.lerp32(a, end, weight)
     d = end - a
     return np.where(np.abs(weight) < 0.5, a + weight * d, end - d * (1 - weight))
 
 
-LERP = defop("LerpBackward0", "a end", _quiet(_lerp_fwd),
+def _lerp_scalar_fwd(a, end, weight):
+    d = end - a
+    return a + weight * d if abs(weight) < 0.5 else end - d * (1 - weight)
+
+
+LERP = defop("LerpBackward0", "a end", _quiet(_lerp_scalar_fwd),
              lambda g, weight: g * (1 - weight), lambda g, weight: g * weight, attrs="weight")
 LERP_TENSOR = defop("LerpBackward1", "a end weight", _quiet(_lerp_fwd),
                     lambda g, weight: g * (1 - weight), lambda g, weight: g * weight,

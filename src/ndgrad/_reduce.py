@@ -864,13 +864,203 @@ def median(input: Tensor, dim: int | None = None, keepdim: bool = False):
         (values, _wrap(idx if keepdim or not a.ndim else np.squeeze(idx, d))))
 
 
-def sort(input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False):
-    """``(values, indices)`` sorted along ``dim``, ties in PyTorch's order, NaN sorts last.
+# -- sort's arguments: PyTorch's two signatures and the texts of its argument parser ------------
+# NOTE: PyTorch accepts ``sort(input, dim=-1, descending=False)`` or, when ``stable`` is given,
+# only the keyword-only ``sort(input, *, stable, dim=-1, descending=False)``: ``x.sort(1,
+# stable=True)`` is a TypeError. Each parameter: (name, type, required, keyword-only, None ok).
+_SORT_PARAMS = {
+    True: (((("stable", "bool", True, True, True), ("dim", "int", False, True, False),
+              ("descending", "bool", False, True, False)),
+             "(*, bool stable, int dim = -1, bool descending = False)"),
+            ((("dim", "int", False, False, False), ("descending", "bool", False, False, False)),
+             "(int dim = -1, bool descending = False)")),
+    False: (((("input", "Tensor", True, False, False), ("stable", "bool", True, True, True),
+               ("dim", "int", False, True, False), ("descending", "bool", False, True, False),
+               ("out", "tuple of Tensors", False, True, True)),
+              "(Tensor input, *, bool stable, int dim = -1, bool descending = False, tuple of "
+              "Tensors out = None)"),
+             ((("input", "Tensor", True, False, False), ("dim", "int", False, False, False),
+               ("descending", "bool", False, False, False),
+               ("out", "tuple of Tensors", False, True, True)),
+              "(Tensor input, int dim = -1, bool descending = False, *, tuple of Tensors out = "
+              "None)")),
+}
+
+
+def _fits(kind: str, v) -> bool:
+    if kind == "int":
+        return (isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))) or (
+            isinstance(v, Tensor) and v._data.ndim == 0 and v._data.dtype.kind in "iu")
+    if kind == "bool":
+        return isinstance(v, bool)
+    if kind == "Tensor":
+        return isinstance(v, Tensor)
+    return isinstance(v, (tuple, list))
+
+
+def _tp_name(v) -> str:
+    """The name PyTorch's messages give a value's type (C's tp_name: numpy.int64, Tensor)."""
+    cls = type(v)
+    return f"numpy.{cls.__name__}" if cls.__module__ == "numpy" else cls.__name__
+
+
+_MISSING = object()
+
+
+def _parse(params, args, kwargs, raise_error: bool):
+    """PyTorch's FunctionSignature::parse: the values by name, or None when they do not fit
+    (or, with ``raise_error``, the TypeError saying why)."""
+    def fail(msg):
+        if raise_error:
+            raise TypeError(msg)
+        return None
+    max_pos = builtins.sum(not kw for _, _, _, kw, _ in params)
+    need = builtins.sum(req for _, _, req, _, _ in params)
+    if len(args) > max_pos:  # NOTE: "from 1 to 0" when only keywords fit, as PyTorch says
+        return fail(f"sort() takes from {need} to {max_pos} positional arguments but "
+                    f"{len(args)} were given")
+    values, left = {}, len(kwargs)
+    for i, (name, kind, req, _, none_ok) in enumerate(params):
+        given = i < len(args)
+        v = args[i] if given else kwargs.get(name, _MISSING)
+        if not given and v is not _MISSING:
+            left -= 1
+        if v is _MISSING or (v is None and none_ok):
+            if v is _MISSING and req:
+                missing = [f'"{p[0]}"' for p in params[i:] if p[2]]
+                # NOTE: PyTorch says "arguments" even for one.
+                return fail(f"sort() missing {len(missing)} required positional arguments: "
+                            f"{', '.join(missing)}")
+            continue
+        if not _fits(kind, v):
+            where = f" (position {i + 1})" if given else ""
+            return fail(f"sort(): argument '{name}'{where} must be {kind}, not {_tp_name(v)}")
+        if kind == "tuple of Tensors":
+            for j, t in enumerate(v):
+                if not isinstance(t, Tensor):  # PyTorch raises this one while matching
+                    raise TypeError(f"expected Tensor as element {j} in argument {i}, but got "
+                                    f"{_tp_name(t)}")
+        values[name] = v
+    if left:
+        names = [p[0] for p in params]
+        for k in kwargs:
+            if k not in names:
+                return fail(f"sort() got an unexpected keyword argument '{k}'")
+            if names.index(k) < len(args):
+                return fail(f"sort() got multiple values for argument '{k}'")
+    return values
+
+
+_MUL, _M64 = 0xc6a4a7935bd1e995, (1 << 64) - 1
+
+
+def _std_hash(key: str) -> int:
+    """libstdc++'s std::hash<std::string> (_Hash_bytes with its seed 0xc70f6907)."""
+    b = key.encode()
+    n = len(b)
+    h = (0xc70f6907 ^ (n * _MUL)) & _M64
+    end = n & ~7
+    for i in range(0, end, 8):
+        d = (int.from_bytes(b[i:i + 8], "little") * _MUL) & _M64
+        h = ((h ^ (((d ^ (d >> 47)) * _MUL) & _M64)) * _MUL) & _M64
+    if n & 7:
+        h = ((h ^ int.from_bytes(b[end:], "little")) * _MUL) & _M64
+    h = ((h ^ (h >> 47)) * _MUL) & _M64
+    return h ^ (h >> 47)
+
+
+def _map_order(keys) -> list:
+    """The order a libstdc++ unordered_map<std::string, ...> iterates ``keys`` inserted in
+    order: PyTorch's error texts list keyword arguments so (13 buckets hold up to 13 keys; a new
+    key goes first in its bucket, and an empty bucket's first key goes first of all)."""
+    order = []
+    for k in keys:
+        b = _std_hash(k) % 13
+        at = next((i for i, q in enumerate(order) if _std_hash(q) % 13 == b), 0)
+        order.insert(at, k)
+    return order
+
+
+def _type_of(v, formatted: bool) -> str:
+    if formatted and isinstance(v, (tuple, list)):
+        inner = ", ".join(_tp_name(x) for x in v)
+        return (f"tuple of ({inner}{',' if len(v) == 1 else ''})" if isinstance(v, tuple)
+                else f"list of [{inner}]")
+    return _tp_name(v)
+
+
+def _sort_error(method: bool, args, kwargs):
+    """PyTorch's text when no signature of sort fits (torch/csrc/utils/invalid_arguments.cpp)."""
+    keys = _map_order(kwargs) if len(kwargs) <= 13 else list(kwargs)
+    got = "".join(f"{_type_of(a, False)}, " for a in args) + "".join(
+        f"{k}={_type_of(kwargs[k], False)}, " for k in keys)
+    msg = (f"sort() received an invalid combination of arguments - got "
+           f"({got[:-2] if args else got}), but expected one of:\n")
+    for _, text in _SORT_PARAMS[method]:
+        msg += f" * {text}\n"
+        # NOTE: PyTorch's own parse of the printed signature: split at ", ", the name after
+        # the last space, so "int dim = -1" is named "-1" and its type "int dim =" fits nothing.
+        tokens = text[1:-1].split(", ")
+        names = [t[t.rfind(" ") + 1:] for t in tokens]
+        types = [t[:t.rfind(" ")] if " " in t else t for t in tokens]
+        if len(args) + len(kwargs) != len(tokens):
+            continue
+        start = builtins.max(len(tokens) - len(kwargs), 0)
+        wrong = [k for k in keys if k not in names[start:]]
+        if wrong:
+            msg += ("      didn't match because some of the keywords were incorrect: "
+                    f"{', '.join(wrong)}\n")
+            continue
+        descs = []
+        given = list(args) + [kwargs[names[i]] for i in range(len(args), len(tokens))]
+        for i, v in enumerate(given):
+            ok = _tp_name(v) in {"int": ("int",), "float": ("float", "int")}.get(
+                types[i], (types[i],))
+            desc = ("" if i < len(args) else f"{names[i]}=") + _type_of(v, True)
+            descs.append(desc if ok else f"!{desc}!")
+        msg += ("      didn't match because some of the arguments have invalid types: "
+                f"({', '.join(descs)})\n")
+    raise TypeError(msg)
+
+
+def _sort_args(method: bool, args, kwargs):
+    """``(input, dim, descending, stable)`` as PyTorch's parser reads sort's arguments."""
+    sigs = _SORT_PARAMS[method]
+    for params, _ in sigs:
+        values = _parse(params, args, kwargs, False)
+        if values is not None:
+            break
+    else:
+        n = len(args) + len(kwargs)
+        fits = [params for params, _ in sigs
+                if builtins.sum(p[2] for p in params) <= n <= len(params)]
+        if len(fits) == 1:
+            _parse(fits[0], args, kwargs, True)
+        _sort_error(method, args, kwargs)
+    if values.get("out") is not None:
+        raise TypeError("sort(): out= is not supported; use the returned (values, indices)")
+    return (values.get("input"), int(values.get("dim", -1)), bool(values.get("descending", False)),
+            bool(values.get("stable") or False))
+
+
+def sort(*args, **kwargs) -> return_types.sort:
+    """``(values, indices)`` sorted along ``dim``, ties in PyTorch's order, NaN sorts last:
+    ``sort(input, dim=-1, descending=False)`` or ``sort(input, *, stable, dim=-1,
+    descending=False)`` (``stable`` only with keyword arguments, as in PyTorch).
 
     >>> import ndgrad
     >>> ndgrad.tensor([3., 1., 2.]).sort().indices
     tensor([1, 2, 0])
     """
+    return _sort(*_sort_args(False, args, kwargs))
+
+
+def _sort_method(self: Tensor, *args, **kwargs) -> return_types.sort:
+    """`Tensor.sort`: ``self.sort(dim=-1, descending=False)`` or ``self.sort(*, stable, ...)``."""
+    return _sort(self, *_sort_args(True, args, kwargs)[1:])
+
+
+def _sort(input: Tensor, dim: int, descending: bool, stable: bool):
     a = input._data
     d = _wrap_dim(dim, a.ndim)
     if a.ndim:
@@ -926,5 +1116,5 @@ T.all = all
 T.any = any
 T.count_nonzero = count_nonzero
 T.median = median
-T.sort = sort
+T.sort = _sort_method
 T.topk = topk

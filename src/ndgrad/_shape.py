@@ -519,14 +519,16 @@ PERMUTES_INPLACE = {name: defop(name, "a", np.transpose, _permute_rule, attrs="d
                     for name in ("TBackward1", "TransposeBackward1")}
 
 
-def _restride(self: Tensor, op, arr: np.ndarray, view_fn, attrs) -> Tensor:
+def _restride(self: Tensor, op, arr: np.ndarray, view_fn, undo, attrs) -> Tensor:
     """``self`` made into its view ``arr`` in place: new shape, a version bump, and (when a
-    gradient is wanted) ``op`` as its grad_fn."""
+    gradient is wanted) ``op`` as its grad_fn. ``undo`` maps the new layout back to the old."""
     t = _view(op, self, arr, view_fn, attrs)
     self._data = t._data
     self._vc[0] += 1
     if self._base is not None:
         self._view_fn, self._view_ver = t._view_fn, self._vc[0]
+    else:
+        O.note_restride(self, undo)
     tangent = t.__dict__.get("_fw_grad")
     if tangent is not None:
         self._fw_grad = tangent
@@ -536,7 +538,8 @@ def _restride(self: Tensor, op, arr: np.ndarray, view_fn, attrs) -> Tensor:
 
 
 def _reshape_(self: Tensor, shape: tuple, op) -> Tensor:
-    return _restride(self, op, np.reshape(self._data, shape), _reshape_fn(shape), (shape,))
+    return _restride(self, op, np.reshape(self._data, shape), _reshape_fn(shape),
+                     _reshape_fn(self._data.shape), (shape,))
 
 
 def squeeze_(self: Tensor, dim: int | tuple | None = None) -> Tensor:
@@ -561,7 +564,10 @@ def unsqueeze_(self: Tensor, dim: int) -> Tensor:
 
 def _permute_(self: Tensor, dims: tuple, name: str) -> Tensor:
     fn = _both(lambda y: np.transpose(y, dims), lambda y: permute(y, dims))
-    return _restride(self, PERMUTES_INPLACE[name], np.transpose(self._data, dims), fn, (dims,))
+    inv = tuple(np.argsort(dims).tolist())
+    undo = _both(lambda y: np.transpose(y, inv), lambda y: permute(y, inv))
+    return _restride(self, PERMUTES_INPLACE[name], np.transpose(self._data, dims), fn, undo,
+                     (dims,))
 
 
 def transpose_(self: Tensor, dim0: int, dim1: int) -> Tensor:

@@ -279,7 +279,7 @@ def _convnd(input, weight, bias, stride, padding, dilation, groups, d, fname):
         raise RuntimeError(f"Calculated padded input size per channel: ({padded}). Kernel size: "
                            f"({kern}). Kernel size can't be greater than actual input size")
     out = apply(CONV, x, weight, bias, attrs=(stride, pads, dilation, groups))
-    return out[0] if unbatched else out
+    return out.squeeze(0) if unbatched else out
 
 
 def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride=1, padding=0,
@@ -334,7 +334,7 @@ def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, 
                            "Output size is too small")
     out = apply(CONV_T, y, weight, bias,
                 attrs=(shape, stride, tuple((p, p) for p in padding), dilation, groups))
-    return out[0] if unbatched else out
+    return out.squeeze(0) if unbatched else out
 
 
 # ---------------------------------------------------------------------------------------------
