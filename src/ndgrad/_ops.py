@@ -1122,3 +1122,4 @@ TX = SimpleNamespace(
 # The engine needs a few of this module's names; bind them once (see autograd/engine.py).
 _engine.sum_to_shape, _engine.COPY, _engine.inplace, _engine._SavedOut = \
     sum_to_shape, COPY, inplace, _SavedOut
+_engine._NX, _engine._TX = NX, TX

@@ -358,6 +358,7 @@ class Tensor:
         fn = self._sync_grad_fn()
         if fn._retained is None:
             fn._retained = {}
+            fn._hooked = True
         fn._retained[self._output_nr] = weakref.ref(self)
         self._retains_grad = True
 
@@ -373,6 +374,7 @@ class Tensor:
         fn = self._sync_grad_fn()
         if fn._tensor_hooks is None:
             fn._tensor_hooks = {}
+            fn._hooked = True
         hooks = fn._tensor_hooks.setdefault(self._output_nr, [])
         hooks.append(hook)
         return RemovableHandle(hooks, hook)
