@@ -389,6 +389,7 @@ FAST = {
     "elu(-0.5)": lambda L, x: L.nn.functional.elu(x, -0.5),
     "selu": lambda L, x: L.nn.functional.selu(x),
     "celu(0.5)": lambda L, x: L.nn.functional.celu(x, 0.5),
+    "celu(-2)": lambda L, x: L.nn.functional.celu(x, -2.0),
     "leaky_relu(0.1)": lambda L, x: L.nn.functional.leaky_relu(x, 0.1),
     "leaky_relu(-2)": lambda L, x: L.nn.functional.leaky_relu(x, -2.0),
 }

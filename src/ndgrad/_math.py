@@ -488,14 +488,15 @@ FMOD_TENSOR = defop("FmodBackward1", "a b", _checked(np.fmod), lambda g: g,
 def _atan2_rule(which):
     def rule(xp, g, a, b):
         d = a * a + b * b
-        zero = d == 0  # NOTE: PyTorch gives 0, not nan, at the origin
         num = b if which == 0 else -a
-        return xp.where(zero, 0.0, g * num / xp.where(zero, 1.0, d))
+        # NOTE: PyTorch gives 0, not nan, where d is 0 (at the origin, or where it underflows):
+        # there num is 0 or tiny, and num / inf is 0. One pass fewer than a second where.
+        return g * num / xp.where(d == 0, math.inf, d)
     return _quiet(rule)
 
 
-ATAN2 = defop("Atan2Backward0", "a b", _quiet(_f32(_kernels.atan2_32, np.arctan2)), _atan2_rule(0), _atan2_rule(1),
-              dtype="float")
+ATAN2 = defop("Atan2Backward0", "a b", _quiet(_f32(_kernels.atan2_32, np.arctan2)),
+              _atan2_rule(0), _atan2_rule(1), dtype="float")
 # NOTE: at ties maximum and minimum split the gradient evenly; fmax and fmin give it to input.
 MAXIMUM = defop("MaximumBackward0", "a b", np.maximum,
                 lambda xp, g, a, b: xp.where(a < b, 0.0, xp.where(a == b, g / 2, g)),
@@ -509,7 +510,7 @@ FMAX = defop("FmaxBackward0", "a b", np.fmax,
 FMIN = defop("FminBackward0", "a b", np.fmin,
              lambda xp, g, a, b: xp.where((a <= b) | xp.isnan(b), g, 0.0),
              lambda xp, g, a, b: xp.where((a <= b) | xp.isnan(b), 0.0, g))
-HYPOT = defop("HypotBackward0", "a b", _quiet(_f32(_kernels.hypot32, np.hypot)),
+HYPOT = defop("HypotBackward0", "a b", _quiet(np.hypot),
               _quiet(lambda g, a, out: g * a / out), _quiet(lambda g, b, out: g * b / out))
 # NOTE: np.logaddexp is stable (finite for +/-1000); sigmoid(a - b) is its stable derivative.
 LOGADDEXP = defop("LogaddexpBackward0", "a b",

@@ -423,6 +423,15 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
         """Accumulate the gradient of this tensor into the leaves' ``.grad``."""
+        if gradient is None and inputs is None and not create_graph and \
+                (self._grad_fn is not None or self._requires_grad):
+            d = self._data
+            if d.size == 1 and d.dtype.kind == "f":
+                # PERF: a scalar loss, the common case, skips autograd.backward's argument
+                # handling; np.ones is a Python function, twice the cost of this seed.
+                seed = np.array(1.0, d.dtype).reshape(d.shape)
+                _engine.run_backward((self,), (seed,), bool(retain_graph), False)
+                return
         _autograd.backward(self, gradient, retain_graph, create_graph, inputs=inputs)
 
     def _is_view(self) -> bool:

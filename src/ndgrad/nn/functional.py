@@ -280,10 +280,11 @@ def _mish_backward_kernel(g, a):
     return n
 
 
+# NOTE: the elu kernels evaluate the negative branch everywhere (no min(a, 0): 0.5 ns per
+# element); its overflows where a > 0 are dropped by the select.
 def _elu_kernel(a, alpha, scale, input_scale):
     a = _working(a)
-    t = np.minimum(a, 0)
-    t *= 0.5 * input_scale
+    t = a * (0.5 * input_scale)
     np.tanh(t, out=t)
     d = 1 - t
     t *= 2 * scale * alpha
@@ -294,8 +295,7 @@ def _elu_kernel(a, alpha, scale, input_scale):
 def _elu_backward_kernel(g, a, alpha, scale, input_scale):
     """PyTorch's elu gradient from the input: no cancellation in out + scale * alpha."""
     a = _working(a)
-    d = np.minimum(a, 0)
-    d *= input_scale
+    d = a * input_scale
     np.exp(d, out=d)
     d *= input_scale * scale * alpha
     d = _kernels.select(a <= 0, d, scale)
