@@ -427,3 +427,27 @@ def test_grad_results_never_alias_each_other_or_the_seed():
     (gs,) = ndgrad.autograd.grad((a * 2).sum(), a)
     gs[0] = 5.0  # a result is writeable even when the rule produced a broadcast view
     assert gs.tolist() == [5.0, 2.0]
+
+
+def test_adopted_gradients_never_alias_other_arrays():
+    # .grad may adopt a gradient array the engine alone holds; it must never share memory with
+    # another leaf's .grad, a seed, a saved value or an input, or later in-place changes leak.
+    for lib in (ndgrad, torch):
+        x = lib.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        y = lib.tensor([4.0, 5.0, 6.0], requires_grad=True)
+        w = lib.tensor([0.5, -1.0, 2.0], requires_grad=True)
+        seed = lib.tensor([1.0, 1.0, 1.0])
+        h = (x + y) * w
+        h.backward(seed)
+        z = (x * w).exp()
+        z.sum().backward()
+        grads = [x.grad, y.grad, w.grad]
+        if lib is ndgrad:
+            arrays = [t.detach().numpy() for t in grads + [seed, x, y, w]]
+            for i, a in enumerate(arrays):
+                for b in arrays[i + 1:]:
+                    assert not np.shares_memory(a, b)
+        before = [g.clone() for g in grads]
+        x.grad.mul_(0)
+        assert (y.grad == before[1]).all() and (w.grad == before[2]).all()
+        assert (seed == 1).all()
