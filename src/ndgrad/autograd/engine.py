@@ -280,7 +280,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
     results = [None] * (len(inputs) if inputs is not None else 0)
 
     xp = _TX if graph else _NX
-    arr = env = outs = None
+    env = outs = None
     prev_mode = state.enabled
     state.enabled = graph
     try:
@@ -296,7 +296,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                 if g is not None and accumulate and (capture is None or (n, 0) in capture):
                     # Stale references to gradients, so that _accumulate can tell by its
                     # reference count whether nothing else holds this one.
-                    grads = arr = env = outs = None
+                    grads = env = outs = None
                     _accumulate(n, g, graph)
                 continue
             op = n.op
@@ -322,11 +322,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                         rule, get, spread = call
                         g = rule(*get(env)) if spread else rule(get(env))
                         if g is not None:
-                            arr = g._data if graph else g
-                            if arr.shape != meta[0] or (
-                                    arr.dtype is not meta[1] and arr.dtype != meta[1]):
-                                g = _reconcile(g, meta, graph)
-                            _add_to(buf, tgt, nr, g)
+                            _add_to(buf, tgt, nr, g, meta, graph)
                     d = deps[tgt] - 1
                     deps[tgt] = d
                     if d == 0:
@@ -367,11 +363,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                 if tgt is None:
                     continue
                 if g is not None:
-                    # PERF: the shape/dtype check is inlined; most gradients need no fixing.
-                    arr = g._data if graph else g
-                    if arr.shape != meta[0] or (arr.dtype is not meta[1] and arr.dtype != meta[1]):
-                        g = _reconcile(g, meta, graph)
-                    _add_to(buf, tgt, nr, g)
+                    _add_to(buf, tgt, nr, g, meta, graph)
                 d = deps[tgt] - 1
                 deps[tgt] = d
                 if d == 0:
@@ -381,8 +373,13 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
     return results
 
 
-def _add_to(buf, target, nr, g):
-    """Add ``g`` into the gradient slot ``nr`` of ``target`` (a node's output or a leaf)."""
+def _add_to(buf, target, nr, g, meta, graph):
+    """Add ``g`` into the gradient slot ``nr`` of ``target`` (a node's output or a leaf), first
+    fitting it to the input's (shape, dtype) ``meta``."""
+    # PERF: the shape/dtype check is inlined; most gradients need no fixing.
+    arr = g._data if graph else g
+    if arr.shape != meta[0] or (arr.dtype is not meta[1] and arr.dtype != meta[1]):
+        g = _reconcile(g, meta, graph)
     slots = buf.get(target)
     if slots is None:
         slots = buf[target] = [None] * (1 if isinstance(target, Tensor) else target.nout)
