@@ -2,6 +2,7 @@
 
     python benchmarks/run.py                       # all workloads, all libraries
     python benchmarks/run.py --record              # also append the tables, dated, to RESULTS.md
+    python benchmarks/run.py --rounds 3 --record   # libraries take turns three times: fairer under noise
     python benchmarks/run.py -w op_chain -r 30 --libs ndgrad,torch,micrograd
 
 Times are medians of repeated calls after warm-up (each workload sets its repeats; -r overrides
@@ -149,11 +150,20 @@ def tables(rows: list, libs: list) -> tuple[str, list]:
     return times + "\n\nRatios (below 1: faster than the second library):\n\n" + "\n".join(lines), notes
 
 
+def _median_run(runs: list) -> dict:
+    """The run with the median time among a library's rounds (the first, if none has a time)."""
+    timed = sorted((r for r in runs if r.get("time") is not None), key=lambda r: r["time"])
+    return timed[(len(timed) - 1) // 2] if timed else runs[0]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-w", "--workload", action="append", help="a workload to run (repeatable)")
     ap.add_argument("-r", "--repeats", type=int, help="timed calls per library (default: per workload)")
     ap.add_argument("--libs", help=f"comma-separated libraries (default: {','.join(LIBS)})")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="run every library this many times, in turn, and keep the median round "
+                         "(the machine's noise comes in bursts; alternating spreads it fairly)")
     ap.add_argument("--record", action="store_true", help="append the tables to benchmarks/RESULTS.md")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -170,10 +180,15 @@ def main() -> int:
     started, load = time.perf_counter(), os.getloadavg()[0]
     rows = []
     for name in names:
-        res = {}
-        for lib in libs:
-            res[lib] = run_child(lib, name, args.repeats)
-            print(f"{name} {lib}: {fmt_ms(res[lib].get('time')) or '-'} ms", file=sys.stderr, flush=True)
+        runs = {lib: [] for lib in libs}
+        for _ in range(args.rounds):
+            for lib in libs:
+                if (lib, name) in SINGLE_CALL and runs[lib]:
+                    continue  # a minute-long single call is not repeated
+                runs[lib].append(run_child(lib, name, args.repeats))
+                print(f"{name} {lib}: {fmt_ms(runs[lib][-1].get('time')) or '-'} ms", file=sys.stderr,
+                      flush=True)
+        res = {lib: _median_run(r) for lib, r in runs.items()}
         rows.append((name, res))
     body, notes = tables(rows, libs)
     workloads = "\n".join(f"- {name}: {WORKLOADS[name].description}" for name in names)
@@ -182,6 +197,8 @@ def main() -> int:
             "timed calls per workload: " + ", ".join(f"{n} {WORKLOADS[n].repeats}" for n in names))
     single = "; ".join(f"{lib} on {n}: one call, timed" for lib, n in sorted(SINGLE_CALL)
                        if lib in libs and n in names)
+    if args.rounds > 1:
+        plan += f"; {args.rounds} rounds of every library in turn, the median round kept"
     report = (f"Times in ms, the median of the timed calls after warm-up ({plan}"
               f"{'; ' + single if single else ''}), each library in its own process; blank: the library "
               f"has no version of the workload.\n\n{body}\n\n{footnotes}\n\nWorkloads:\n{workloads}\n")
