@@ -451,3 +451,22 @@ def test_adopted_gradients_never_alias_other_arrays():
         x.grad.mul_(0)
         assert (y.grad == before[1]).all() and (w.grad == before[2]).all()
         assert (seed == 1).all()
+
+
+@pytest.mark.parametrize("name", ["relu", "leaky_relu", "relu6", "hardtanh", "clamp", "maximum",
+                                  "max", "where"])
+def test_piecewise_linear_first_derivative_in_the_graph_as_pytorch(name):
+    # relu's first derivative only masks the incoming gradient, yet PyTorch keeps it attached to
+    # the input (a second derivative is zeros); clamp's, maximum's and max's it detaches.
+    def f(t):
+        F = t.nn.functional
+        x = t.tensor([-1.5, 0.5, 2.0, 7.0], requires_grad=True)
+        y = {"relu": F.relu, "leaky_relu": F.leaky_relu, "relu6": F.relu6,
+             "hardtanh": F.hardtanh,
+             "clamp": lambda v: v.clamp(-1, 1), "maximum": lambda v: t.maximum(v, t.zeros(4)),
+             "max": lambda v: v.max(),
+             "where": lambda v: t.where(v > 0, v, t.zeros(4))}[name](x)
+        (g,) = t.autograd.grad(y.sum(), x, create_graph=True)
+        (g2,) = t.autograd.grad(g.sum(), x) if g.requires_grad else (None,)
+        return g.requires_grad, g.tolist(), None if g2 is None else g2.tolist()
+    same(f)

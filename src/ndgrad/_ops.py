@@ -76,6 +76,7 @@ class Op:
                            for rule, spec in self.rules)
         self.freeable = tuple(j for j, (kind, _, _) in enumerate(self.saves) if kind != _SHAPE)
         self.plans = {}  # input mask -> what to save (see _save_plan)
+        self.attached = False  # see _attach
         self.nothing_saved = (None,) * len(self.saves)
         self.node_cls = type(name, (OpNode,), {"__slots__": (), "op": self, "nout": nout,
                                                **_engine.saved_properties(self)})
@@ -184,7 +185,8 @@ class OpNode(Node):
                 outs.append(None)
             else:
                 rule, get, spread = c
-                outs.append(rule(*get(env)) if spread else rule(get(env)))
+                r = rule(*get(env)) if spread else rule(get(env))
+                outs.append(_attach(r, env, self) if graph else r)
         return outs
 
 
@@ -961,6 +963,7 @@ def _sigmoid_rule(xp, g, out):
 SIGMOID = defop("SigmoidBackward0", "a", _sigmoid, _sigmoid_rule, dtype="float")
 RELU = defop("ReluBackward0", "a", lambda a: np.maximum(a, 0) if a.dtype.kind != "b" else a,
              lambda g, out: g * (out > 0), dtype="keep")
+RELU.attached = True  # PyTorch's threshold_backward
 SIGN = defop("SignBackward0", "a", np.sign, lambda g: g * 0, dtype="keep")
 WHERE = defop("WhereBackward0", "cond a b", np.where, None,
               lambda xp, g, cond: xp.where(cond, g, 0.0),
@@ -1116,12 +1119,39 @@ def _dims_of(x, dims):
     return tuple(sorted(d % x.ndim for d in dims)) if x.ndim else ()
 
 
+# NOTE: with create_graph=True, some of PyTorch's derivative formulas are functions of their own
+# (relu's is threshold_backward(grad, result)) whose result stays attached to the saved tensor
+# even though it only masks the gradient: a second derivative through them is zeros. Others
+# (clamp, maximum, max) mask with a plain comparison, which detaches. Ops of the first kind set
+# `attached`; their rules' masks give a constant here, so the result is attached to the saved
+# tensors by a node whose derivative for them is zero, named like PyTorch's double-backward nodes.
+_ATTACH = {}
+
+
+def _attach(r, env, node):
+    """``r``, a rule's result in a create_graph backward, attached to the saved tensors of
+    ``node`` (in ``env``) that require grad, if its op is `attached` and r lost the connection."""
+    if not type(node).op.attached or not isinstance(r, Tensor) or r._grad_fn is not None or \
+            r._requires_grad:
+        return r
+    for v in env[2:]:
+        if isinstance(v, Tensor) and (v._grad_fn is not None or v._requires_grad):
+            name = re.sub(r"Backward(\d*)$", r"BackwardBackward\1", type(node).__name__)
+            op = _ATTACH.get(name)
+            if op is None:
+                op = _ATTACH[name] = defop(name, "r t", lambda r, t: r, lambda g: g,
+                                           lambda xp, t: xp.zeros_like(t), dtype="keep")
+            r = apply(op, r, v)
+    return r
+
+
 NX = SimpleNamespace(
     sum_keep=lambda x, dims: np.sum(x, axis=dims, keepdims=True),
     where=np.where, sign=np.sign, cos=np.cos, sin=np.sin, exp=np.exp, log=np.log, sqrt=np.sqrt,
     reshape=np.reshape, broadcast_to=_expand,
     sum_to=lambda g, shape: sum_to_shape(g, shape, False),
     view_scatter=_scatter_fwd, index_acc=_index_acc_fwd, asarray=np.asarray,
+    zeros_like=np.zeros_like,
 )
 
 
@@ -1140,10 +1170,11 @@ TX = SimpleNamespace(
     view_scatter=view_scatter,
     index_acc=lambda g, shape, key: apply(INDEX_ACC, g, attrs=(tuple(shape), key)),
     asarray=_t,
+    zeros_like=lambda t: _wrap(np.zeros_like(t._data)),
 )
 
 
 # The engine needs a few of this module's names; bind them once (see autograd/engine.py).
 _engine.sum_to_shape, _engine.COPY, _engine.inplace, _engine._SavedOut = \
     sum_to_shape, COPY, inplace, _SavedOut
-_engine._NX, _engine._TX = NX, TX
+_engine._NX, _engine._TX, _engine._attach = NX, TX, _attach

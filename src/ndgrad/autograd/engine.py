@@ -17,7 +17,7 @@ from .grad_mode import state
 # PERF: names from modules that import this one are bound once, when those modules load
 # (_tensor.py and _ops.py), instead of by an import statement on every backward (~1 us each).
 Tensor = _wrap = None
-sum_to_shape = COPY = inplace = _SavedOut = _NX = _TX = None
+sum_to_shape = COPY = inplace = _SavedOut = _NX = _TX = _attach = None
 
 ERR_BACKWARD_TWICE = (
     "Trying to backward through the graph a second time (or directly access saved tensors after "
@@ -322,6 +322,8 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                         rule, get, spread = call
                         g = rule(*get(env)) if spread else rule(get(env))
                         if g is not None:
+                            if graph:
+                                g = _attach(g, env, n)
                             _add_to(buf, tgt, nr, g, meta, graph)
                     d = deps[tgt] - 1
                     deps[tgt] = d

@@ -470,6 +470,7 @@ _HARDTANH = defop("HardtanhBackward0", "a",
                   lambda xp, g, a, min_val, max_val:
                       xp.where((a > min_val) & (a < max_val), g, 0.0),
                   attrs="min_val max_val", dtype="keep")
+_HARDTANH.attached = True  # PyTorch's hardtanh_backward
 _HARDSIGMOID = defop("HardsigmoidBackward0", "a", lambda a: np.clip(a / 6 + 0.5, 0, 1),
                      lambda xp, g, a: xp.where((a > -3) & (a < 3), g / 6, 0.0), dtype="keep")
 _HARDSWISH = defop("HardswishBackward0", "a", lambda a: a * np.clip(a / 6 + 0.5, 0, 1),
@@ -515,6 +516,8 @@ _CELU = {k: defop(f"CeluBackward{k}", "a", _elu_fwd, _ELU_RULES[k],
                   attrs="alpha scale input_scale", dtype="keep") for k in (0, 1)}
 _LEAKY_RELU = {k: defop(f"LeakyReluBackward{k}", "a", _leaky_fwd, _leaky_rule,
                         attrs="negative_slope", dtype="keep") for k in (0, 1)}
+for _op in _LEAKY_RELU.values():
+    _op.attached = True  # PyTorch's leaky_relu_backward
 
 _NLL = defop("NllLossBackward0", "a",
              lambda a, key, wsel, reduction: _nll_fwd(a[key], wsel, reduction),
