@@ -447,24 +447,31 @@ def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
     return view(input, shape[:d] + sizes + shape[d + 1:])
 
 
-def squeeze(input: Tensor, dim=None) -> Tensor:
-    """Size-1 dimensions removed: all of them, or those among ``dim`` (an int or a tuple)."""
-    shape = input._data.shape
+def _squeezed(shape: tuple, dim) -> tuple:
+    """(the shape without the size-1 dims ``dim`` names, which of PyTorch's three overloads)."""
     if dim is None:
         dims, k = range(len(shape)), 0
     elif isinstance(dim, (tuple, list)):
         dims, k = {_wrap_dim(d, len(shape)) for d in dim}, 2
     else:
         dims, k = (_wrap_dim(dim, len(shape)),), 1
-    new = tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1))
+    return tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1)), k
+
+
+def _unsqueezed(shape: tuple, dim: int) -> tuple:
+    d = _wrap_dim(dim, len(shape) + 1)
+    return shape[:d] + (1,) + shape[d:]
+
+
+def squeeze(input: Tensor, dim=None) -> Tensor:
+    """Size-1 dimensions removed: all of them, or those among ``dim`` (an int or a tuple)."""
+    new, k = _squeezed(input._data.shape, dim)
     return _as_view(input, new, SQUEEZE[k])
 
 
 def unsqueeze(input: Tensor, dim: int) -> Tensor:
     """A size-1 dimension inserted at ``dim``."""
-    shape = input._data.shape
-    d = _wrap_dim(dim, len(shape) + 1)
-    return _as_view(input, shape[:d] + (1,) + shape[d:], UNSQUEEZE)
+    return _as_view(input, _unsqueezed(input._data.shape, dim), UNSQUEEZE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -544,22 +551,13 @@ def _reshape_(self: Tensor, shape: tuple, op) -> Tensor:
 
 def squeeze_(self: Tensor, dim: int | tuple | None = None) -> Tensor:
     """`Tensor.squeeze_`: ``squeeze`` in place."""
-    shape = self._data.shape
-    if dim is None:
-        dims, k = range(len(shape)), 3
-    elif isinstance(dim, (tuple, list)):
-        dims, k = {_wrap_dim(d, len(shape)) for d in dim}, 5
-    else:
-        dims, k = (_wrap_dim(dim, len(shape)),), 4
-    new = tuple(s for i, s in enumerate(shape) if not (i in dims and s == 1))
-    return _reshape_(self, new, SQUEEZE_INPLACE[k])
+    new, k = _squeezed(self._data.shape, dim)
+    return _reshape_(self, new, SQUEEZE_INPLACE[k + 3])  # PyTorch's in-place nodes: 3, 4, 5
 
 
 def unsqueeze_(self: Tensor, dim: int) -> Tensor:
     """`Tensor.unsqueeze_`: ``unsqueeze`` in place."""
-    shape = self._data.shape
-    d = _wrap_dim(dim, len(shape) + 1)
-    return _reshape_(self, shape[:d] + (1,) + shape[d:], UNSQUEEZE_INPLACE)
+    return _reshape_(self, _unsqueezed(self._data.shape, dim), UNSQUEEZE_INPLACE)
 
 
 def _permute_(self: Tensor, dims: tuple, name: str) -> Tensor:
