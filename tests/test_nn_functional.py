@@ -451,3 +451,22 @@ def test_fast_activations_second_derivatives_match_torch(name):
     (g1, h1), (g2, h2) = both(run)
     close(g1, g2, rtol=1e-12, atol=1e-14)
     close(h1, h2, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("bounds", [(-1.0, 1.0), (0.0, 6.0)])
+@pytest.mark.parametrize("n", [11, 100_003])
+def test_hardtanh_gradient_at_bounds_and_in_blocks_as_torch(bounds, n):
+    # Zero at and beyond the bounds. NaN sits at index 0, inside PyTorch's vectorized body,
+    # where its gradient is 0 (its scalar loop for a tail shorter than a vector passes it on).
+    special = np.array([np.nan, -2, -1, -0.5, 0, 0.5, 1, 2, 6, 7, np.inf, -np.inf], np.float32)
+    x = np.random.default_rng(0).uniform(-8, 8, n).astype(np.float32)
+    x[:11] = special[:11] if n > 11 else special[1:12]
+    g = np.random.default_rng(1).uniform(-1, 1, n).astype(np.float32)
+    res = []
+    for lib in (torch, ndgrad):
+        t = lib.tensor(x, requires_grad=True)
+        y = lib.nn.functional.hardtanh(t, *bounds)
+        y.backward(lib.tensor(g))
+        res.append((y.detach().numpy(), t.grad.numpy()))
+    np.testing.assert_array_equal(res[1][0], res[0][0])
+    np.testing.assert_array_equal(res[1][1], res[0][1])

@@ -40,11 +40,14 @@ def in_blocks(f):
             return f(*arrays)
         flats = [a.reshape(-1) for a in arrays]
         first = f(*[a[:BLOCK] for a in flats])
-        out = np.empty(n, first.dtype)
+        # NOTE: the result owns its memory (written through a flat view of it), so that .grad
+        # can adopt it rather than copy it.
+        result = np.empty(shape, first.dtype)
+        out = result.reshape(-1)
         out[:BLOCK] = first
         for i in range(BLOCK, n, BLOCK):
             out[i:i + BLOCK] = f(*[a[i:i + BLOCK] for a in flats])
-        return out.reshape(shape)
+        return result
     return run
 
 

@@ -465,11 +465,26 @@ _SOFTPLUS = defop("SoftplusBackward0", "a", _activation(_softplus_kernel), _soft
                   attrs="beta threshold", dtype="keep")
 _LOG_SIGMOID = defop("LogSigmoidBackward0", "a", _activation(_logsigmoid_kernel),
                      _logsigmoid_rule, dtype="keep")
+def _hardtanh_backward_kernel(g, a, min_val, max_val):
+    out = np.zeros_like(g)
+    return _kernels.select(~((a > min_val) & (a < max_val)), out, g)
+
+
+def _hardtanh_rule(xp, g, a, min_val, max_val):
+    # NOTE: the gradient passes strictly inside the bounds; at NaN it is 0, as in PyTorch's
+    # vectorized kernel (its scalar loop, used for the few elements past the last full
+    # vector, passes it on instead).
+    if xp is NX and g.dtype == a.dtype and g.dtype.kind == "f" and g.shape == a.shape:
+        # PERF: a branch-free select in cache-sized blocks: np.where on a random mask of 1e6
+        # elements branches per element (~5x slower).
+        return _blocks(_hardtanh_backward_kernel, g, a, attrs=(min_val, max_val))
+    return xp.where((a > min_val) & (a < max_val), g, 0.0)
+
+
 _HARDTANH = defop("HardtanhBackward0", "a",
-                  lambda a, min_val, max_val: np.clip(a, min_val, max_val).astype(a.dtype),
-                  lambda xp, g, a, min_val, max_val:
-                      xp.where((a > min_val) & (a < max_val), g, 0.0),
-                  attrs="min_val max_val", dtype="keep")
+                  lambda a, min_val, max_val: np.clip(a, min_val, max_val).astype(a.dtype,
+                                                                                 copy=False),
+                  _hardtanh_rule, attrs="min_val max_val", dtype="keep")
 _HARDTANH.attached = True  # PyTorch's hardtanh_backward
 _HARDSIGMOID = defop("HardsigmoidBackward0", "a", lambda a: np.clip(a / 6 + 0.5, 0, 1),
                      lambda xp, g, a: xp.where((a > -3) & (a < 3), g / 6, 0.0), dtype="keep")
