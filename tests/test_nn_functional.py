@@ -470,3 +470,15 @@ def test_hardtanh_gradient_at_bounds_and_in_blocks_as_torch(bounds, n):
         res.append((y.detach().numpy(), t.grad.numpy()))
     np.testing.assert_array_equal(res[1][0], res[0][0])
     np.testing.assert_array_equal(res[1][1], res[0][1])
+
+
+def test_hardtanh_gradient_outside_is_plus_zero_whatever_the_incoming_gradient():
+    x = np.array([-2, 0.5, 7, 3, -1, 9], np.float32)
+    g = np.array([-1.0, np.inf, np.inf, -2.0, np.nan, -3.0], np.float32)
+    res = []
+    for lib in (torch, ndgrad):
+        t = lib.tensor(x, requires_grad=True)
+        lib.nn.functional.relu6(t).backward(lib.tensor(g))
+        res.append(t.grad.numpy())
+    np.testing.assert_array_equal(res[1], res[0])
+    np.testing.assert_array_equal(np.signbit(res[1]), np.signbit(res[0]))
