@@ -1,4 +1,5 @@
 """Timing and recording shared by the bench_*.py scripts."""
+import argparse
 import datetime
 import os
 import platform
@@ -33,3 +34,17 @@ def record(name: str, repeats: int, table: str) -> None:
     with open(path, "a") as f:
         f.write(f"\n## {name}, {datetime.datetime.now():%Y-%m-%d %H:%M} ({info})\n\n"
                 f"median of {repeats} repeats\n\n{table}")
+
+
+def parse_args(doc: str, repeats: int) -> argparse.Namespace:
+    """The bench scripts' command line: --repeats, --record, -k NAME, --threads N (torch's)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=repeats)
+    ap.add_argument("--record", action="store_true", help="append the table to RESULTS.md")
+    ap.add_argument("-k", default="", help="only the cases whose name contains this")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    args = ap.parse_args()
+    if args.threads:
+        import torch
+        torch.set_num_threads(args.threads)
+    return args

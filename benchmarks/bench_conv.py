@@ -6,13 +6,11 @@ conv 3x3 -> 32, relu) in ndgrad and in PyTorch on the CPU: the median of repeats
 """
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import torch
 
 import ndgrad
-from _timing import median_ms, record
+from _timing import median_ms, parse_args, record
 
 
 def make_step(lib, arrays):
@@ -29,10 +27,7 @@ def make_step(lib, arrays):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=30)
-    ap.add_argument("--record", action="store_true", help="append the table to RESULTS.md")
-    args = ap.parse_args()
+    args = parse_args(__doc__, 30)
     rng = np.random.default_rng(0)
     arrays = [rng.standard_normal(s).astype(np.float32) * 0.3 for s in
               ((32, 1, 28, 28), (16, 1, 3, 3), (16,), (32, 16, 3, 3), (32,))]

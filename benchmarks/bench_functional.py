@@ -7,8 +7,6 @@ over a batch of 64 (vmap of grad). Medians of repeats and their ratio.
 """
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import torch
 import torch.autograd.functional as TAF
@@ -17,7 +15,7 @@ import torch.func as tf
 import ndgrad
 import ndgrad.autograd.functional as AF
 import ndgrad.func as nf
-from _timing import median_ms, record
+from _timing import median_ms, parse_args, record
 
 
 def scalar_fn(lib, A):
@@ -73,10 +71,7 @@ def cases(rng):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=20)
-    ap.add_argument("--record", action="store_true", help="append the table to RESULTS.md")
-    args = ap.parse_args()
+    args = parse_args(__doc__, 20)
     rng = np.random.default_rng(0)
     rows = ["| case | ndgrad (ms) | torch CPU (ms) | ratio |", "|---|---|---|---|"]
     for name, make, nd_mod, th_mod in cases(rng):

@@ -6,13 +6,11 @@ in PyTorch on the CPU and in NumPy by hand (the three matmuls a backward needs):
 """
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import torch
 
 import ndgrad
-from _timing import median_ms, record
+from _timing import median_ms, parse_args, record
 
 CASES = {"matmul 512x512 @ 512x512": ((512, 512), (512, 512)),
          "matmul 64x64x64 @ 64x64x64 (batched)": ((64, 64, 64), (64, 64, 64))}
@@ -39,10 +37,7 @@ def make_numpy_step(a, b, g):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=30)
-    ap.add_argument("--record", action="store_true", help="append the table to RESULTS.md")
-    args = ap.parse_args()
+    args = parse_args(__doc__, 30)
     rng = np.random.default_rng(0)
     table = ("| case | ndgrad (ms) | torch CPU (ms) | NumPy (ms) | ndgrad/torch | ndgrad/NumPy |\n"
              "|---|---|---|---|---|---|\n")

@@ -6,13 +6,11 @@ PyTorch on the CPU: the median of repeats and their ratio.
 """
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import torch
 
 import ndgrad
-from _timing import median_ms, record
+from _timing import median_ms, parse_args, record
 
 N = 1_000_000
 
@@ -124,14 +122,7 @@ def inputs(rng, domain):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=15)
-    ap.add_argument("--record", action="store_true", help="append the table to RESULTS.md")
-    ap.add_argument("-k", default="", help="only the cases whose name contains this")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_args(__doc__, 15)
     rng = np.random.default_rng(0)
     gout = rng.uniform(-1, 1, N).astype(np.float32)
     rows = []

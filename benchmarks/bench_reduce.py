@@ -6,13 +6,11 @@
 """
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import torch
 
 import ndgrad
-from _timing import median_ms, record
+from _timing import median_ms, parse_args, record
 
 SHAPE = (1000, 1000)
 CASES = {
@@ -39,14 +37,7 @@ def make_step(lib, fn, a):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=20)
-    ap.add_argument("--record", action="store_true", help="append the table to RESULTS.md")
-    ap.add_argument("-k", default="", help="only the cases whose name contains this")
-    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    args = ap.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = parse_args(__doc__, 20)
     a = np.random.default_rng(0).standard_normal(SHAPE).astype(np.float32)
     rows = []
     for name, fn in CASES.items():
