@@ -146,6 +146,18 @@ def _fill_in_zeros(grads, refs, strict, create_graph, stage):
     return res
 
 
+def _vector_product(of, wrt, v, inputs, outputs, stage, create_graph, strict,
+                    is_outputs_tuple, is_inputs_tuple):
+    """The end of vjp, vhp and hvp: ``v``'s product with the gradient of ``of`` with respect to
+    ``wrt`` (zeros where ``inputs`` were unused), and the outputs, shaped as the user gave them."""
+    with set_grad_enabled(True if create_graph else is_grad_enabled()):
+        grad_res = _autograd_grad(of, wrt, v, create_graph=create_graph)
+        res = _fill_in_zeros(grad_res, inputs, strict, create_graph, stage)
+    outputs = _grad_postprocess(outputs, create_graph)
+    res = _grad_postprocess(res, create_graph)
+    return _tuple_postprocess(outputs, is_outputs_tuple), _tuple_postprocess(res, is_inputs_tuple)
+
+
 def vjp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool = False):
     """``func(inputs)`` and the vector-Jacobian product ``v^T J`` (`torch.autograd.functional.vjp`).
 
@@ -167,12 +179,8 @@ def vjp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
         elif len(outputs) != 1 or outputs[0].nelement() != 1:
             raise RuntimeError("The vector v can only be None if the user-provided function "
                                "returns a single Tensor with a single element.")
-    with set_grad_enabled(True if create_graph else is_grad_enabled()):
-        grad_res = _autograd_grad(outputs, inputs, v, create_graph=create_graph)
-        res = _fill_in_zeros(grad_res, inputs, strict, create_graph, "back")
-    outputs = _grad_postprocess(outputs, create_graph)
-    res = _grad_postprocess(res, create_graph)
-    return _tuple_postprocess(outputs, is_outputs_tuple), _tuple_postprocess(res, is_inputs_tuple)
+    return _vector_product(outputs, inputs, v, inputs, outputs, "back", create_graph, strict,
+                           is_outputs_tuple, is_inputs_tuple)
 
 
 def jvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool = False):
@@ -417,12 +425,8 @@ def vhp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
     with enable_grad():
         is_inputs_tuple, inputs, v, is_outputs_tuple, outputs, jac = _gradient_of_scalar(
             func, inputs, v, create_graph, strict, "vhp")
-    with set_grad_enabled(True if create_graph else is_grad_enabled()):
-        grad_res = _autograd_grad(jac, inputs, v, create_graph=create_graph)
-        res = _fill_in_zeros(grad_res, inputs, strict, create_graph, "double_back")
-    outputs = _grad_postprocess(outputs, create_graph)
-    res = _grad_postprocess(res, create_graph)
-    return _tuple_postprocess(outputs, is_outputs_tuple), _tuple_postprocess(res, is_inputs_tuple)
+    return _vector_product(jac, inputs, v, inputs, outputs, "double_back", create_graph, strict,
+                           is_outputs_tuple, is_inputs_tuple)
 
 
 def hvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool = False):
@@ -434,9 +438,5 @@ def hvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
         grad_jac = tuple(zeros_like(inp).requires_grad_() for inp in inputs)
         double_back = _autograd_grad(jac, inputs, grad_jac, create_graph=True)
         _check_requires_grad(jac, "hessian", strict=strict)
-    with set_grad_enabled(True if create_graph else is_grad_enabled()):
-        grad_res = _autograd_grad(double_back, grad_jac, v, create_graph=create_graph)
-        res = _fill_in_zeros(grad_res, inputs, strict, create_graph, "double_back_trick")
-    outputs = _grad_postprocess(outputs, create_graph)
-    res = _grad_postprocess(res, create_graph)
-    return _tuple_postprocess(outputs, is_outputs_tuple), _tuple_postprocess(res, is_inputs_tuple)
+    return _vector_product(double_back, grad_jac, v, inputs, outputs, "double_back_trick",
+                           create_graph, strict, is_outputs_tuple, is_inputs_tuple)
