@@ -1,4 +1,5 @@
 """Forward-mode AD: every op-table row's JVP against reverse mode, and a few against PyTorch."""
+import warnings
 import numpy as np
 import pytest
 import torch
@@ -160,3 +161,73 @@ def _inplace_tangents(lib):
 
 def test_inplace_ops_update_tangents_like_torch():
     assert _inplace_tangents(ndgrad) == _inplace_tangents(torch)
+
+
+FORWARD_AD_CASES = {
+    # PyTorch has no forward derivative for these: it raises NotImplementedError naming the op
+    "floor_divide": lambda t, d: t.floor_divide(d, 2.0),
+    "floor_divide_": lambda t, d: (d * 1).floor_divide_(t.tensor([2., 3., 1., 1.])),
+    "number % tensor": lambda t, d: 5.0 % d,
+    "scatter(reduce=)": lambda t, d: d.scatter(0, t.tensor([0, 1]), d[2:] * 2, reduce="multiply"),
+    "grad of hardsigmoid": lambda t, d: t.autograd.grad(
+        t.nn.functional.hardsigmoid(d).sum(), d, create_graph=True)[0],
+    # hardsigmoid has one, although its gradient has no derivative
+    "hardsigmoid": lambda t, d: t.nn.functional.hardsigmoid(d),
+    "hardsigmoid_": lambda t, d: t.nn.functional.hardsigmoid(d * 1, inplace=True),
+    "hardsigmoid(requires_grad)": lambda t, d: t.nn.functional.hardsigmoid(d * d),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FORWARD_AD_CASES))
+def test_forward_ad_where_pytorch_has_no_derivative_matches_torch(name):
+    primal, tangent = np.array([4., -1., 0.5, -3.5]), np.array([1., 2., 3., 4.])
+
+    def run(t, fw):
+        x = t.tensor(primal, requires_grad=name.endswith("(requires_grad)") or "grad" in name)
+        with fw.dual_level():
+            try:
+                out = FORWARD_AD_CASES[name](t, fw.make_dual(x, t.tensor(tangent)))
+            except Exception as e:  # noqa: BLE001 - the exception is the result compared
+                return type(e).__name__, str(e)
+            got = fw.unpack_dual(out)
+            tan = got.tangent
+            r = [got.primal.detach().numpy(), tan.detach().numpy()]
+            if tan.requires_grad:  # reverse over forward: the tangent's own gradient
+                try:
+                    r.append(t.autograd.grad(tan.sum(), x)[0].numpy())
+                except Exception as e:  # noqa: BLE001
+                    r.append((type(e).__name__, str(e)))
+            return r
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # scatter's reduce= is deprecated, in both
+        got, want = run(ndgrad, fwAD), run(torch, tfwAD)
+    if isinstance(want, tuple):
+        assert got == want
+        return
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        if isinstance(b, tuple):
+            assert a == b
+        else:  # NOTE: PyTorch's float64 hardsigmoid_backward multiplies by 1/6 rounded to float32
+            np.testing.assert_allclose(a, b, rtol=1e-7, atol=1e-15)
+
+
+def test_jacfwd_and_hessian_of_hardsigmoid_match_torch():
+    x = np.array([-4., -1., 0.5, 3.5, 2.9])
+
+    def run(t):
+        out = [t.func.jacfwd(t.nn.functional.hardsigmoid)(t.tensor(x)).numpy(),
+               t.func.jvp(t.nn.functional.hardsigmoid, (t.tensor(x),), (t.tensor(x),))[1].numpy()]
+        total = lambda y: t.nn.functional.hardsigmoid(y).sum()  # noqa: E731
+        for f in (lambda: t.func.hessian(total)(t.tensor(x)),
+                  lambda: t.autograd.functional.jvp(t.nn.functional.hardsigmoid, t.tensor(x),
+                                                    t.tensor(x))):
+            try:
+                f()
+            except Exception as e:  # noqa: BLE001 - the exception is the result compared
+                out.append((type(e).__name__, str(e)))
+        return out
+    got, want = run(ndgrad), run(torch)
+    for a, b in zip(got[:2], want[:2]):
+        np.testing.assert_allclose(a, b, rtol=1e-7)  # 1/6 in float32, as above
+    assert got[2:] == want[2:] and len(want) == 4

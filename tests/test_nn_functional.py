@@ -482,3 +482,193 @@ def test_hardtanh_gradient_outside_is_plus_zero_whatever_the_incoming_gradient()
         res.append(t.grad.numpy())
     np.testing.assert_array_equal(res[1], res[0])
     np.testing.assert_array_equal(np.signbit(res[1]), np.signbit(res[0]))
+
+
+# -- the mask-free kernels, bit for bit with PyTorch, in blocks and not ------------------------
+# Special values sit at the front, inside PyTorch's vectorized body; the incoming gradient has
+# infinities, NaN and signed zeros where the masks drop it or pass it.
+SPECIAL = np.array([np.nan, -3, 3, -np.inf, np.inf, -0.0, 0.0, -1.5, 2.9999998, -2.9999998,
+                    3.0000002, -3.0000002, 6, -6, 1e-40, -1e-40, 6.0000005, 5.9999995])
+BITWISE = {
+    "hardswish": lambda L, x: L.nn.functional.hardswish(x),
+    "hardsigmoid": lambda L, x: L.nn.functional.hardsigmoid(x),
+    "relu6": lambda L, x: L.nn.functional.relu6(x),
+    "hardtanh(-0.5, 2)": lambda L, x: L.nn.functional.hardtanh(x, -0.5, 2.0),
+    "leaky_relu": lambda L, x: L.nn.functional.leaky_relu(x),
+    "leaky_relu(0.2)": lambda L, x: L.nn.functional.leaky_relu(x, 0.2),
+    "leaky_relu(1)": lambda L, x: L.nn.functional.leaky_relu(x, 1.0),
+    "leaky_relu(3)": lambda L, x: L.nn.functional.leaky_relu(x, 3.0),
+    "leaky_relu(-2)": lambda L, x: L.nn.functional.leaky_relu(x, -2.0),
+    "leaky_relu(0)": lambda L, x: L.nn.functional.leaky_relu(x, 0.0),
+}
+# NOTE: hardsigmoid's gradient is g / 6, correctly rounded; PyTorch's g * (1 / 6) in float32
+# (and (1 / 6 in float32) in float64) rounds the other way in a third of the elements.
+ROUNDED = {"hardsigmoid"}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("n", [300, 300_001])
+@pytest.mark.parametrize("name", list(BITWISE))
+def test_masked_activations_bit_for_bit_as_torch(name, n, dtype):
+    rng = np.random.default_rng(8)
+    x = rng.uniform(-8, 8, n)
+    x[:SPECIAL.size] = SPECIAL
+    x[n - n // 4:] = rng.choice(SPECIAL, n // 4)  # spread over the last blocks too
+    g = rng.uniform(-2, 2, n)
+    g[20:32] = [np.inf, -np.inf, np.nan, -0.0, 0.0, -1, np.inf, -np.inf, np.nan, -0.0, 2, -2]
+    x[20:32] = [-5, 5, -5, -5, 5, 0.5, 1.5, -1.5, 1.5, -1.5, np.nan, -0.0]
+    res = []
+    for lib in (torch, ndgrad):
+        t = lib.tensor(x, dtype=getattr(lib, dtype), requires_grad=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # PyTorch warns of nothing: neither may ndgrad
+            y = BITWISE[name](lib, t)
+            y.backward(lib.tensor(g, dtype=t.dtype))
+        res.append((y.detach().numpy(), t.grad.numpy()))
+    (y_nd, g_nd), (y_th, g_th) = res[1], res[0]
+    np.testing.assert_array_equal(y_nd, y_th)
+    if name in ROUNDED:
+        want = np.where((x > -3) & (x < 3), g.astype(dtype) / 6, 0.0).astype(dtype)
+        np.testing.assert_array_equal(g_nd, want)
+        close(ndgrad.tensor(g_nd), torch.tensor(g_th), rtol=2.5e-7, atol=0)
+    else:
+        np.testing.assert_array_equal(g_nd, g_th)
+    for got, want in ((y_nd, y_th), (g_nd, g_th)):  # signed zeros (NaN's sign is PyTorch's SIMD's)
+        num = ~np.isnan(want)
+        np.testing.assert_array_equal(np.signbit(got[num]), np.signbit(want[num]))
+
+
+def test_hardswish_gradient_at_the_kinks_as_torch():
+    # Zero at -3 itself, the incoming gradient at 3 itself (the slope there would give 1.5 g).
+    res = []
+    for lib in (torch, ndgrad):
+        t = lib.tensor([-3.0, 3.0, -4.0, 4.0], requires_grad=True)
+        lib.nn.functional.hardswish(t).backward(lib.ones(4))
+        res.append(t.grad.tolist())
+    assert res[1] == res[0] == [0.0, 1.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize("name", ["hardswish", "hardsigmoid"])
+def test_hard_activations_keep_relative_accuracy_near_minus_three(name):
+    # PyTorch's order, (a + 3) first: a / 6 + 0.5 cancels there, and was off by 9e-4 relatively
+    x = np.float32(-3) + np.arange(1, 2001, dtype=np.float32) * np.float32(2.0 ** -22)
+    for dtype in ("float32", "float64"):
+        y = [getattr(lib.nn.functional, name)(lib.tensor(x, dtype=getattr(lib, dtype))).numpy()
+             for lib in (ndgrad, torch)]
+        np.testing.assert_array_equal(y[0], y[1])
+
+
+@pytest.mark.parametrize("name", ["elu", "selu", "celu(0.5)"])
+def test_elu_family_keeps_the_sign_of_zero_in_blocks(name):
+    # the branch-free elu adds scale * max(a, 0) to the negative branch: zeros must come out as
+    # PyTorch's, at +0.0, -0.0 and tiny values, within blocks and across them
+    x = np.random.default_rng(9).uniform(-3, 3, 200_003).astype(np.float32)
+    x[::7] = 0.0
+    x[1::7] = -0.0
+    x[2::97] = np.float32(1e-45)
+    x[3::97] = np.float32(-1e-30)
+    res = [(FAST[name](lib, lib.tensor(x))).numpy() for lib in (ndgrad, torch)]
+    zero = res[1] == 0
+    np.testing.assert_array_equal(res[0][zero], res[1][zero])
+    np.testing.assert_array_equal(np.signbit(res[0][zero]), np.signbit(res[1][zero]))
+    close(ndgrad.tensor(res[0]), torch.tensor(res[1]), rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("shape", [(600, 100), (40, 30, 70), (3, 70_001), (70_001, 1)])
+def test_softmax_in_blocks_of_rows_as_row_by_row(name, shape):
+    # Large arrays run on blocks of rows; each row must come out as alone, forward and backward,
+    # and as PyTorch's.
+    rng = np.random.default_rng(10)
+    x = rng.uniform(-20, 20, shape).astype(np.float32)
+    g = rng.uniform(-1, 1, shape).astype(np.float32)
+    f = getattr(ndgrad.nn.functional, name)
+    t = ndgrad.tensor(x, requires_grad=True)
+    f(t, -1).backward(ndgrad.tensor(g))
+    rows = x.reshape(-1, shape[-1])
+    picks = [0, 1, rows.shape[0] // 2, rows.shape[0] - 1]
+    for i in picks:
+        r = ndgrad.tensor(rows[i], requires_grad=True)
+        y = f(r, -1)
+        y.backward(ndgrad.tensor(g.reshape(-1, shape[-1])[i]))
+        np.testing.assert_array_equal(f(t.detach(), -1).numpy().reshape(-1, shape[-1])[i],
+                                      y.detach().numpy())
+        np.testing.assert_array_equal(t.grad.numpy().reshape(-1, shape[-1])[i], r.grad.numpy())
+    th = torch.tensor(x, requires_grad=True)
+    getattr(torch.nn.functional, name)(th, -1).backward(torch.tensor(g))
+    close(f(t.detach(), -1), getattr(torch.nn.functional, name)(th.detach(), -1), atol=1e-6)
+    close(t.grad, th.grad, atol=1e-6)
+
+
+# -- second derivatives at the kinks, and where PyTorch has none --------------------------------
+def _outcome(fn, L):
+    """('ok', value) or ('raise', type name, message): what ``fn(L)`` does."""
+    try:
+        return ("ok", fn(L))
+    except Exception as e:  # noqa: BLE001 - the exception is the result being compared
+        return ("raise", type(e).__name__, str(e))
+
+
+@pytest.mark.parametrize("inplace", [False, True])
+@pytest.mark.parametrize("wrt", ["input", "grad_output"])
+def test_hardsigmoid_double_backward_raises_at_the_second_backward_as_torch(inplace, wrt):
+    data = np.array([-4.0, -3.0, -1.0, 0.0, 2.5, 3.0, 5.0])
+
+    def first(L):
+        x = L.tensor(data, requires_grad=True)
+        v = L.tensor(data / 2 + 1, requires_grad=True)
+        y = L.nn.functional.hardsigmoid(x.clone() if inplace else x, inplace=inplace)
+        (g,) = L.autograd.grad(y, x, v, create_graph=True)
+        return x, v, g
+
+    def second(L):
+        x, v, g = first(L)
+        return L.autograd.grad((g * g).sum(), x if wrt == "input" else v)
+
+    (x1, _, g1), (x2, _, g2) = both(first)
+    close(g1, g2)
+    assert g1.requires_grad and g2.requires_grad
+    assert g1.grad_fn.name() == g2.grad_fn.name() == "torch::autograd::NotImplemented"
+    got, want = _outcome(second, ndgrad), _outcome(second, torch)
+    assert want[0] == "raise" and got == want
+
+
+KINKS = np.array([-4.0, -3.0, -2.5, -1.0, -0.5, 0.0, 0.4, 1.0, 1.2, 2.9, 3.0, 3.5, 6.0, 7.0, 25.0])
+KINKED = {  # name: (kwargs, PyTorch's node names its gradient shares)
+    "hardswish": ({}, True), "relu6": ({}, True), "hardtanh": ({}, True),
+    "hardtanh(-2, 3)": ({"min_val": -2.0, "max_val": 3.0}, True),
+    "leaky_relu(0.2)": ({"negative_slope": 0.2}, True), "relu": ({}, True),
+    "elu": ({}, True), "elu(0.5)": ({"alpha": 0.5}, True), "selu": ({}, True),
+    "celu(2)": ({"alpha": 2.0}, True), "softplus": ({}, False),
+    "softplus(2, 10)": ({"beta": 2.0, "threshold": 10.0}, False), "silu": ({}, True),
+    "mish": ({}, True), "gelu": ({}, False), "gelu(tanh)": ({"approximate": "tanh"}, False),
+}
+KINKED_CASES = [(name, inplace) for name in sorted(KINKED) for inplace in (False, True)
+                if not (inplace and name.startswith(("softplus", "gelu")))]  # no in-place form
+
+
+@pytest.mark.parametrize("name, inplace", KINKED_CASES)
+def test_activation_second_derivatives_at_the_kinks_match_torch(name, inplace):
+    # The gradient's gradient, for the input and for the incoming gradient (which requires grad
+    # too), at and around the kinks: PyTorch's double-backward formulas are zero at a kink, and a
+    # masked gradient stays attached to the input with a zero derivative.
+    kwargs, named = KINKED[name]
+    fn = name.split("(")[0]
+    v_data = np.random.default_rng(11).uniform(-1, 1, KINKS.size)
+    u_data = np.random.default_rng(12).uniform(-1, 1, KINKS.size)
+    for dtype in ("float64", "float32"):
+        def run(L):
+            x = L.tensor(KINKS, dtype=getattr(L, dtype), requires_grad=True)
+            v = L.tensor(v_data, dtype=x.dtype, requires_grad=True)
+            f = getattr(L.nn.functional, fn)
+            y = f(x.clone(), inplace=True, **kwargs) if inplace else f(x, **kwargs)
+            (g,) = L.autograd.grad(y, x, v, create_graph=True)
+            gx, gv = L.autograd.grad((g * L.tensor(u_data, dtype=x.dtype)).sum(), [x, v])
+            return g, gx, gv, g.grad_fn.name()
+        (g1, gx1, gv1, n1), (g2, gx2, gv2, n2) = both(run)
+        tol = dict(rtol=1e-12, atol=1e-14) if dtype == "float64" else dict(rtol=1e-5, atol=1e-6)
+        close(g1, g2, **tol)
+        close(gx1, gx2, **tol)
+        close(gv1, gv2, **tol)
+        if named:
+            assert n1 == n2

@@ -379,3 +379,119 @@ def test_sort_stable_keyword_keeps_ties_in_order():
         np.testing.assert_array_equal(r.indices.numpy()[0], [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20,
                                                               22, 1, 3, 5, 7, 9, 11, 13, 15, 17,
                                                               19, 21, 23])
+
+
+# -- out=: the (values, indices) of sort, topk, max, min and median written into given tensors ---
+OUT_CALLS = {
+    "sort": lambda t, x, out: t.sort(x, out=out),
+    "sort(0, True)": lambda t, x, out: t.sort(x, 0, True, out=out),
+    "sort(stable, descending, dim=0)": lambda t, x, out: t.sort(x, stable=True, descending=True,
+                                                                dim=0, out=out),
+    "sort(dim=1, stable=False)": lambda t, x, out: t.sort(x, dim=1, stable=False, out=out),
+    "topk(2)": lambda t, x, out: t.topk(x, 2, out=out),
+    "topk(1, 0, largest=False)": lambda t, x, out: t.topk(x, 1, 0, largest=False, out=out),
+    "max(1)": lambda t, x, out: t.max(x, 1, out=out),
+    "max(0, True)": lambda t, x, out: t.max(x, 0, True, out=out),
+    "min(1)": lambda t, x, out: t.min(x, 1, out=out),
+    "min(dim=0, keepdim=True)": lambda t, x, out: t.min(x, dim=0, keepdim=True, out=out),
+    "median(1)": lambda t, x, out: t.median(x, 1, out=out),
+    "median(0, True)": lambda t, x, out: t.median(x, 0, True, out=out),
+}
+
+
+def _outs(t, kind, dtype, shape):
+    """out= tensors for values of ``dtype`` and int64 indices, for a result of ``shape``."""
+    pair = lambda make: (make(dtype), make(t.int64))  # noqa: E731
+    if kind == "empty":
+        return pair(lambda dt: t.empty(0, dtype=dt))
+    if kind == "empty list":
+        return list(pair(lambda dt: t.empty(0, dtype=dt)))
+    if kind == "other shape":  # resized, with PyTorch's warning
+        return t.zeros(5, dtype=dtype), t.zeros(1, 1, dtype=t.int64)
+    if kind == "result shape":
+        return pair(lambda dt: t.full(shape, 7, dtype=dt))
+    if kind == "transposed":
+        return pair(lambda dt: t.full(shape[::-1], 7, dtype=dt).permute(*range(len(shape))[::-1]))
+    assert kind == "view"
+    return pair(lambda dt: t.full((2,) + shape, 7, dtype=dt)[1])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+@pytest.mark.parametrize("kind", ["empty", "empty list", "other shape", "result shape",
+                                  "transposed", "view"])
+@pytest.mark.parametrize("call", sorted(OUT_CALLS))
+def test_out_tensors_take_values_and_indices_as_torch(call, kind, dtype):
+    def f(t):
+        x = t.tensor(TIES, dtype=getattr(t, dtype))
+        shape = tuple(OUT_CALLS[call](t, x, None).values.shape)
+        out = _outs(t, kind, x.dtype, shape)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            r = OUT_CALLS[call](t, x, out)
+        said = [(w.category.__name__, str(w.message).split(" (Triggered internally")[0])
+                for w in caught]
+        mine = [r.values is out[0], r.indices is out[1], out[0]._version, out[1]._version]
+        bases = [o._base for o in out if o._base is not None]
+        return type(r).__name__, r, mine, said, bases
+    same(f)
+
+
+def test_out_refuses_autograd_but_not_under_no_grad():
+    def input_requires_grad(t):
+        x = t.tensor(TIES, requires_grad=True)
+        t.sort(x, out=(t.empty(0), t.empty(0, dtype=t.int64)))
+
+    def out_requires_grad(t):
+        t.max(t.tensor(TIES), 1, out=(t.empty(0, requires_grad=True), t.empty(0, dtype=t.int64)))
+
+    def out_of_a_graph(t):
+        v = t.zeros(2, requires_grad=True) * 1
+        t.topk(t.tensor(TIES), 1, out=(v, t.empty(0, dtype=t.int64)))
+
+    def under_no_grad(t):
+        x = t.tensor(TIES, requires_grad=True)
+        leaf, made = t.empty(0, requires_grad=True), t.zeros(2, requires_grad=True) * 1
+        with t.no_grad():
+            r = t.median(x, 1, out=(leaf, t.empty(0, dtype=t.int64)))
+            t.min(x, 1, out=(made, t.empty(0, dtype=t.int64)))
+        return r, leaf.is_leaf, leaf.requires_grad, made, made.grad_fn.name()
+
+    def checked_before_dtypes_and_dim(t):
+        x = t.tensor(TIES, requires_grad=True)
+        t.max(x, 5, out=(t.empty(0, dtype=t.float64), t.empty(0)))
+    for f in (input_requires_grad, out_requires_grad, out_of_a_graph, under_no_grad,
+              checked_before_dtypes_and_dim):
+        same(f)
+
+
+OUT_ERRORS = [
+    # dtypes: values must have the input's, indices int64; the op's own checks come first
+    "t.sort(x, out=(E(t.float64), L()))", "t.sort(x, out=(E(), E(t.int32)))",
+    "t.sort(x, out=(E(t.int64), E()))", "t.topk(x, 2, out=(E(t.float16), L()))",
+    "t.max(x, 1, out=(E(), E(t.int32)))", "t.min(x, 0, True, out=(E(t.float64), L()))",
+    "t.median(x, 1, out=(E(t.float64), L()))", "t.median(x, 1, out=(E(), E(t.int32)))",
+    "t.median(x, 1, out=(E(t.float64), E(t.int32)))", "t.sort(x, 4, out=(E(t.float64), L()))",
+    "t.topk(x, 4, out=(E(t.float64), L()))", "t.max(t.zeros(2, 0), 1, out=(E(t.int64), L()))",
+    "t.sort(t.zeros(2, 3), out=(t.zeros(3, dtype=t.float64), L()))",
+    "t.topk(t.tensor([True]), 1, out=(E(t.bool), L()))",
+    "t.median(t.tensor([True]), 0, out=(E(t.bool), L()))",
+    # the out= argument itself
+    "t.sort(x, out=(E(),))", "t.sort(x, out=[E(), L(), L()])", "t.sort(x, out=(E(), 3))",
+    "t.sort(x, out=E())", "t.topk(x, 1, out=(E(),))", "t.topk(x, 1, out=E())",
+    "t.topk(x, 1, out=(E(), 3, L()))", "t.max(x, 1, out=(E(), L(), L()))",
+    "t.median(x, 1, out=E())", "t.median(x, out=(E(), L()))",
+    # the methods take no out=
+    "x.sort(out=(E(), L()))", "x.topk(1, out=(E(), L()))", "x.max(1, out=(E(), L()))",
+    "x.min(1, out=(E(), L()))", "x.median(1, out=(E(), L()))",
+    # out=None is no out
+    "t.topk(x, 1, out=None)", "t.max(x, 1, out=None)", "t.median(x, 0, out=None)",
+]
+
+
+@pytest.mark.parametrize("expr", OUT_ERRORS)
+def test_out_errors_match_torch(expr):
+    def f(t):
+        env = {"t": t, "x": t.tensor(TIES), "E": lambda dt=t.float32: t.empty(0, dtype=dt),
+               "L": lambda: t.empty(0, dtype=t.int64)}
+        return eval(expr, env)
+    same(f)

@@ -487,3 +487,140 @@ def test_double_backward_through_an_old_view_read_after_a_restride():
         (g * g).sum().backward()
         return g, x.grad, w.grad_fn.name()
     same(f)
+
+
+# -- views of a tensor without history, when an in-place op gives it one -------------------------
+UNTRACKED_VIEWS = {  # views of a 3 x 4 tensor, cut before or after x[0] is written in place
+    "slice": lambda x: x[:2, 1:], "select": lambda x: x[:, 2], "view": lambda x: x.view(12)[2:9],
+    "reshape": lambda x: x.reshape(2, 6), "transpose": lambda x: x.t(),
+    "diagonal": lambda x: x.diagonal(), "unsqueeze": lambda x: x[1:].unsqueeze(0),
+    "view-of-a-view": lambda x: x[:, 1:].t()[1],
+}
+WRITES = {
+    "mul_": lambda a, w: a.mul_(w),
+    "copy_": lambda a, w: a.copy_(w),
+    "+=": lambda a, w: a.__iadd__(w),
+}
+WEIGHTS = np.arange(12.).reshape(3, 4) % 5 - 2
+
+
+def _write_then_read(t, kind, order, write, w):
+    """x (no history), its row a written in place with w, and a view b cut before or after."""
+    x = t.tensor(BASE)
+    a = x[0]
+    b = UNTRACKED_VIEWS[kind](x) if order == "before" else None
+    WRITES[write](a, w)
+    if b is None:
+        b = UNTRACKED_VIEWS[kind](x)
+    return x, a, b
+
+
+@pytest.mark.parametrize("write", sorted(WRITES))
+@pytest.mark.parametrize("order", ["before", "after"])
+@pytest.mark.parametrize("kind", sorted(UNTRACKED_VIEWS))
+def test_views_of_an_untracked_tensor_require_grad_after_an_inplace_write(kind, order, write):
+    def f(t):
+        w = leaf(t, BASE[0] * 3)
+        x, a, b = _write_then_read(t, kind, order, write, w)
+        flags = [v.requires_grad for v in (x, a, b)] + [v.is_leaf for v in (x, a, b)]
+        names = [type(v.grad_fn).__name__ for v in (x, a, b)]
+        gb = t.autograd.grad((b * 2).sum(), w, retain_graph=True)
+        gx = t.autograd.grad((x * t.tensor(WEIGHTS)).sum(), w)
+        return flags, names, b, gb, gx
+    same(f)
+
+    # and the gradient of both reads against central differences
+    def loss(w):
+        x, _, b = _write_then_read(ndgrad, kind, order, write, w)
+        return (b * 2).sum() + (x * ndgrad.tensor(WEIGHTS)).sum()
+    w0, d = BASE[0] * 3, np.random.default_rng(2).uniform(-1, 1, 4)
+    w = ndgrad.tensor(w0, requires_grad=True)
+    (g,) = ndgrad.autograd.grad(loss(w), w)
+    h = 1e-6
+    fd = (loss(ndgrad.tensor(w0 + h * d)).item() - loss(ndgrad.tensor(w0 - h * d)).item()) / (2 * h)
+    np.testing.assert_allclose(float((g.numpy() * d).sum()), fd, rtol=1e-7, atol=1e-9)
+
+
+def test_a_view_whose_base_got_a_history_reads_as_a_leaf_until_its_grad_fn_is_read():
+    # PyTorch's in-place check and retain_grad see the grad_fn the view had before (none).
+    def inplace_first(t):
+        x = t.zeros(4)
+        b = x[2:]
+        x[:2].mul_(leaf(t, [1., 2.]))
+        b.add_(1)
+
+    def retain_first(t):
+        x = t.zeros(4)
+        b = x[2:]
+        x[:2].copy_(leaf(t, [1., 2.]))
+        b.retain_grad()
+        return b.retains_grad
+
+    def read_first(t):
+        x = t.zeros(4)
+        b = x[2:]
+        w = leaf(t, [1., 2.])
+        x[:2].copy_(w)
+        name = type(b.grad_fn).__name__
+        b.add_(w)
+        return name, b, x, t.autograd.grad((x * t.arange(4.)).sum(), w)
+    same(inplace_first)
+    same(retain_first)
+    same(read_first)
+
+
+def test_saved_untracked_view_modified_through_its_base_names_its_new_grad_fn():
+    def f(t):
+        x = t.zeros(4)
+        b = x[2:]
+        y = b * leaf(t, [1., 2.])
+        x[:2].mul_(leaf(t, [3., 4.]))
+        y.sum().backward()
+    same(f)
+
+
+def test_views_made_in_no_grad_mode_refuse_a_tracked_inplace():
+    def read_after_base_write(t):
+        x = t.zeros(4)
+        with t.no_grad():
+            b = x[2:]
+        x[:2].mul_(leaf(t, [1., 2.]))
+        return b.requires_grad, b * 2
+
+    def write_through(t):
+        x = t.zeros(4)
+        with t.no_grad():
+            a = x[:2]
+        a.mul_(leaf(t, [1., 2.]))
+
+    def write_through_untracked(t):  # nothing requires grad: allowed
+        x = t.zeros(4)
+        with t.no_grad():
+            a = x[:2]
+        a.mul_(2)
+        return x, a
+
+    def view_of_a_tracked_tensor(t):
+        y = leaf(t) * 1
+        with t.no_grad():
+            v = y[1:]
+        y[0].mul_(2)
+        return v.grad_fn
+    for f in (read_after_base_write, write_through, write_through_untracked,
+              view_of_a_tracked_tensor):
+        same(f)
+
+
+def test_multi_output_views_of_an_untracked_tensor_refuse_a_tracked_inplace():
+    def base_written(t):
+        x = t.zeros(2, 3)
+        rows = x.unbind(0)
+        x[:, 0].copy_(leaf(t, [1., 2.]))
+        return rows[1].requires_grad, rows[1].grad_fn
+
+    def view_written(t):
+        x = t.zeros(2, 3)
+        a, _ = x.split(1)
+        a.mul_(leaf(t, [[1., 2., 3.]]))
+    same(base_written)
+    same(view_written)

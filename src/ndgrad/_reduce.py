@@ -11,7 +11,8 @@ from . import _dtypes
 from . import _ops as O
 from . import return_types
 from ._ops import NX, TX, apply, defop, expand_back, kept_shape
-from ._tensor import Tensor, _wrap, _wrap_dim
+from ._tensor import Tensor, _c10_name, _wrap, _wrap_dim
+from .autograd.grad_mode import state
 
 __all__ = ["prod", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std", "var_mean",
            "std_mean", "logsumexp", "cumsum", "cumprod", "all", "any", "count_nonzero", "median",
@@ -633,6 +634,78 @@ def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=
     return _prod(input, dim, keepdim, dtype, False)
 
 
+# -- out=: the (values, indices) of max, min, median, sort and topk written into given tensors --
+ERR_OUT_GRAD = ("{}(): functions with out=... arguments don't support automatic differentiation, "
+                "but one of the arguments requires grad.")
+WARN_RESIZED = (
+    "An output with one or more elements was resized since it had shape {}, which does not match "
+    "the required output shape {}. This behavior is deprecated, and in a future PyTorch release "
+    "outputs will not be resized unless they have zero elements. You can explicitly reuse an out "
+    "tensor t by resizing it, inplace, to zero elements with t.resize_(0).")
+
+
+def _out_pair(name: str, out, argnum: int) -> tuple:
+    """``out`` checked as PyTorch's argument parser checks it: a tuple (or list) of two tensors."""
+    if not isinstance(out, (tuple, list)):
+        raise TypeError(f"{name}(): argument 'out' must be tuple of Tensors, not {_tp_name(out)}")
+    for j, t in enumerate(out):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"expected Tensor as element {j} in argument {argnum}, but got "
+                            f"{_tp_name(t)}")
+    if len(out) != 2:
+        raise TypeError(f"expected tuple of 2 elements but got {len(out)}")
+    return tuple(out)
+
+
+def _check_out_dtypes(name: str, outs, results, input: Tensor) -> None:
+    if name == "median":  # NOTE: median's out= runs the older argument checks, indices first
+        values, indices = outs
+        if indices._data.dtype != _INT64:
+            raise RuntimeError("Expected tensor for argument #1 'indices' to have scalar type "
+                               f"Long; but got torch.{indices.dtype._legacy}Tensor instead (while "
+                               "checking arguments for median)")
+        if values._data.dtype != input._data.dtype:
+            raise RuntimeError(
+                "Expected tensor for 'values' to have the same type as tensor for argument #2 "
+                f"'self'; but type torch.{values.dtype._legacy}Tensor does not equal "
+                f"torch.{input.dtype._legacy}Tensor (while checking arguments for median)")
+        return
+    for o, r in zip(outs, results):
+        if o._data.dtype != r.dtype:
+            raise RuntimeError(f"Expected out tensor to have dtype {_c10_name(r.dtype)}, but got "
+                               f"{_c10_name(o._data.dtype)} instead")
+
+
+def _write_out(o: Tensor, r: np.ndarray) -> None:
+    """``r`` copied into ``o``, which is resized first if its shape differs."""
+    if o._data.shape != r.shape:
+        if o._data.size:
+            warnings.warn(WARN_RESIZED.format(list(o._data.shape), list(r.shape)), UserWarning,
+                          stacklevel=4)
+        if o._base is not None:
+            # NOTE: PyTorch grows the storage the view shares with its base; a NumPy view cannot.
+            raise RuntimeError(f"a view of shape {list(o._data.shape)} cannot be resized to "
+                               f"{list(r.shape)} as an out= tensor: pass a tensor of the result's "
+                               "shape, or one that is not a view")
+        o._data = np.empty(r.shape, o._data.dtype)  # NOTE: views cut before keep the old array
+    np.copyto(o._data, r)
+    o._vc[0] += 1
+
+
+def _into(name: str, out, argnum: int, input: Tensor, compute, cls):
+    """``compute()``'s (values, indices) written into the two tensors of ``out``, with PyTorch's
+    checks in its order: out= refuses autograd, then the op checks its arguments, then the
+    dtypes of ``out``; tensors of another shape are resized."""
+    outs = _out_pair(name, out, argnum)
+    if state.enabled and (input.requires_grad or builtins.any(o.requires_grad for o in outs)):
+        raise RuntimeError(ERR_OUT_GRAD.format(name))
+    results = [r._data for r in compute()]
+    _check_out_dtypes(name, outs, results, input)
+    for o, r in zip(outs, results):
+        _write_out(o, r)
+    return cls(outs)
+
+
 def _minmax(name, input, dim, keepdim, other):
     full, cls = (MAX, return_types.max) if name == "max" else (MIN, return_types.min)
     if isinstance(dim, Tensor) or other is not None:
@@ -661,21 +734,40 @@ def _minmax(name, input, dim, keepdim, other):
     return cls((values, _wrap(idx if keepdim or not a.ndim else np.squeeze(idx, d))))
 
 
-def max(input: Tensor, dim=None, keepdim: bool = False, *, other=None):
-    """The largest element; with ``dim``, ``(values, indices)`` along it; with a tensor,
-    the elementwise maximum.
+def _max_method(self: Tensor, dim=None, keepdim: bool = False, *, other=None):
+    """`Tensor.max`: as `max`, without ``out`` (as in PyTorch)."""
+    return _minmax("max", self, dim, keepdim, other)
+
+
+def _min_method(self: Tensor, dim=None, keepdim: bool = False, *, other=None):
+    """`Tensor.min`: as `min`, without ``out`` (as in PyTorch)."""
+    return _minmax("min", self, dim, keepdim, other)
+
+
+def _minmax_out(name, input, dim, keepdim, other, out):
+    if out is None:
+        return _minmax(name, input, dim, keepdim, other)
+    if dim is None or isinstance(dim, Tensor) or other is not None:
+        raise TypeError(f"{name}(): out= is supported with an int dim only")
+    cls = return_types.max_out if name == "max" else return_types.min_out
+    return _into(name, out, 3, input, lambda: _minmax(name, input, dim, keepdim, None), cls)
+
+
+def max(input: Tensor, dim=None, keepdim: bool = False, *, other=None, out=None):
+    """The largest element; with ``dim``, ``(values, indices)`` along it (written into the
+    tensors of ``out`` if given); with a tensor, the elementwise maximum.
 
     >>> import ndgrad
     >>> ndgrad.tensor([[1., 5.], [3., 2.]]).max(1).indices
     tensor([1, 0])
     """
-    return _minmax("max", input, dim, keepdim, other)
+    return _minmax_out("max", input, dim, keepdim, other, out)
 
 
-def min(input: Tensor, dim=None, keepdim: bool = False, *, other=None):
-    """The smallest element; with ``dim``, ``(values, indices)``; with a tensor, the
-    elementwise minimum."""
-    return _minmax("min", input, dim, keepdim, other)
+def min(input: Tensor, dim=None, keepdim: bool = False, *, other=None, out=None):
+    """The smallest element; with ``dim``, ``(values, indices)`` (written into the tensors of
+    ``out`` if given); with a tensor, the elementwise minimum."""
+    return _minmax_out("min", input, dim, keepdim, other, out)
 
 
 def _extreme(op, name, input, dim, keepdim):
@@ -841,13 +933,24 @@ def count_nonzero(input: Tensor, dim=None) -> Tensor:
     return _wrap(np.asarray(np.count_nonzero(a, axis=_dims(dim, a.ndim))).astype(np.int64))
 
 
-def median(input: Tensor, dim: int | None = None, keepdim: bool = False):
-    """The lower median of all elements, or ``(values, indices)`` along ``dim``. NaN wins.
+def median(input: Tensor, dim: int | None = None, keepdim: bool = False, *, out=None):
+    """The lower median of all elements, or ``(values, indices)`` along ``dim`` (written into
+    the tensors of ``out`` if given). NaN wins.
 
     >>> import ndgrad
     >>> ndgrad.tensor([3., 1., 2., 4.]).median()
     tensor(2.)
     """
+    if out is None:
+        return _median(input, dim, keepdim)
+    if dim is None:
+        raise TypeError('median() missing 1 required positional arguments: "dim"')
+    return _into("median", out, 3, input, lambda: _median(input, dim, keepdim),
+                 return_types.median_out)
+
+
+def _median(input: Tensor, dim: int | None = None, keepdim: bool = False):
+    """`Tensor.median`: as `median`, without ``out``."""
     a = input._data
     if a.dtype == bool:
         raise NotImplementedError(f'"{"median_cpu" if dim is None else "median_out"}" not '
@@ -1037,10 +1140,8 @@ def _sort_args(method: bool, args, kwargs):
         if len(fits) == 1:
             _parse(fits[0], args, kwargs, True)
         _sort_error(method, args, kwargs)
-    if values.get("out") is not None:
-        raise TypeError("sort(): out= is not supported; use the returned (values, indices)")
     return (values.get("input"), int(values.get("dim", -1)), bool(values.get("descending", False)),
-            bool(values.get("stable") or False))
+            bool(values.get("stable") or False), values.get("out"))
 
 
 def sort(*args, **kwargs) -> return_types.sort:
@@ -1052,12 +1153,16 @@ def sort(*args, **kwargs) -> return_types.sort:
     >>> ndgrad.tensor([3., 1., 2.]).sort().indices
     tensor([1, 2, 0])
     """
-    return _sort(*_sort_args(False, args, kwargs))
+    input, dim, descending, stable, out = _sort_args(False, args, kwargs)
+    if out is None:
+        return _sort(input, dim, descending, stable)
+    return _into("sort", out, 3, input, lambda: _sort(input, dim, descending, stable),
+                 return_types.sort_out)
 
 
 def _sort_method(self: Tensor, *args, **kwargs) -> return_types.sort:
     """`Tensor.sort`: ``self.sort(dim=-1, descending=False)`` or ``self.sort(*, stable, ...)``."""
-    return _sort(self, *_sort_args(True, args, kwargs)[1:])
+    return _sort(self, *_sort_args(True, args, kwargs)[1:4])
 
 
 def _sort(input: Tensor, dim: int, descending: bool, stable: bool):
@@ -1074,14 +1179,24 @@ def _sort(input: Tensor, dim: int, descending: bool, stable: bool):
     return return_types.sort((values, _wrap(idx)))
 
 
-def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
-    """The ``k`` largest (or smallest) elements along ``dim`` and their indices; equal values
-    are picked and ordered as PyTorch's CPU topk does.
+def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True, *,
+         out=None):
+    """The ``k`` largest (or smallest) elements along ``dim`` and their indices (written into
+    the tensors of ``out`` if given); equal values are picked and ordered as PyTorch's CPU topk
+    does.
 
     >>> import ndgrad
     >>> ndgrad.tensor([1., 3., 3., 2.]).topk(2).indices
     tensor([1, 2])
     """
+    if out is None:
+        return _topk(input, k, dim, largest, sorted)
+    return _into("topk", out, 5, input, lambda: _topk(input, k, dim, largest, sorted),
+                 return_types.topk_out)
+
+
+def _topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True):
+    """`Tensor.topk`: as `topk`, without ``out``."""
     a = input._data
     d = _wrap_dim(dim, a.ndim)
     if a.dtype == bool:
@@ -1101,8 +1216,12 @@ def topk(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: boo
 
 T = Tensor
 T.prod = lambda self, dim=None, keepdim=False, *, dtype=None: _prod(self, dim, keepdim, dtype, True)
-T.max = max
-T.min = min
+# NOTE: the methods take no out= (as in PyTorch), and its argument errors name them so.
+for _method, _name in ((_max_method, "max"), (_min_method, "min"), (_median, "median"),
+                       (_topk, "topk")):
+    _method.__name__ = _method.__qualname__ = _name
+T.max = _max_method
+T.min = _min_method
 T.amax = amax
 T.amin = amin
 T.argmax = argmax
@@ -1115,6 +1234,6 @@ T.cumprod = cumprod
 T.all = all
 T.any = any
 T.count_nonzero = count_nonzero
-T.median = median
+T.median = _median
 T.sort = _sort_method
-T.topk = topk
+T.topk = _topk

@@ -252,6 +252,7 @@ def _scatter_reduce_op(name: str, inputs: str):
     op = defop("NotImplemented", inputs, _scatter_accumulate_fwd, *rules, attrs=attrs,
                dtype="keep")
     op.node_cls.name = lambda self: "torch::autograd::NotImplemented"
+    op.no_jvp = f"aten::{name}"
     return op
 
 

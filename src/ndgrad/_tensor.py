@@ -353,7 +353,10 @@ class Tensor:
         """Keep this non-leaf's gradient in ``.grad`` after backward."""
         if not self.requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
-        if self._grad_fn is None or self._retains_grad:
+        from ._ops import REBASED
+        # NOTE: PyTorch's check sees a view whose base got a history as a leaf until its new
+        # grad_fn is read (see _ops.REBASED): retain_grad() does nothing then.
+        if self._grad_fn is None or self._grad_fn is REBASED or self._retains_grad:
             return
         fn = self._sync_grad_fn()
         if fn._retained is None:

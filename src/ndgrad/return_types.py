@@ -1,10 +1,12 @@
 """Named result tuples, as in ``torch.return_types``: ``values``/``indices`` pairs returned by
-max, min, median, sort and topk. They unpack like tuples and print like PyTorch's."""
+max, min, median, sort and topk (``..._out`` when written into ``out=`` tensors). They unpack
+like tuples and print like PyTorch's."""
 from __future__ import annotations
 
 import operator
 
-__all__ = ["max", "min", "median", "sort", "topk"]
+__all__ = ["max", "min", "median", "sort", "topk", "max_out", "min_out", "median_out", "sort_out",
+           "topk_out"]
 
 
 class _StructSeq(tuple):
@@ -42,3 +44,8 @@ min = _structseq("min", _VI)
 median = _structseq("median", _VI)
 sort = _structseq("sort", _VI)
 topk = _structseq("topk", _VI)
+max_out = _structseq("max_out", _VI)
+min_out = _structseq("min_out", _VI)
+median_out = _structseq("median_out", _VI)
+sort_out = _structseq("sort_out", _VI)
+topk_out = _structseq("topk_out", _VI)

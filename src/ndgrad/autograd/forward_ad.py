@@ -202,6 +202,9 @@ def _save_dual(out) -> None:
 
 def _jvp(op, out, args, arrays, attrs, tangents) -> None:
     """Tangents of ``out`` = sum_i J_i v_i, through the transpose of the op's reverse rules."""
+    if op.no_jvp is not None:
+        raise NotImplementedError(f"Trying to use forward AD with {op.no_jvp} that does not "
+                                  "support it.")
     from .._ops import _record
     from .._tensor import Tensor, _wrap
     from .engine import _reconcile, run_backward
@@ -222,6 +225,17 @@ def _jvp(op, out, args, arrays, attrs, tangents) -> None:
         probe = _wrap(outs[0]._data)
         _record(op, probe, pargs, arrays, attrs)
         node = probe._grad_fn
+        if op.diagonal:
+            # NOTE: J is diagonal, so J v = J^T v: the rule applied to the tangent, with no
+            # derivative of the rule (which PyTorch may not have: hardsigmoid's).
+            v = tangents[0] if graph else tangents[0]._data
+            (j,) = node.apply([v], graph)
+            o = outs[0]
+            if graph:
+                _set_tangent(o, j if j._data.dtype == o._data.dtype else j.to(o.dtype))
+            else:
+                _set_tangent(o, _wrap(np.asarray(j, dtype=o._data.dtype).reshape(o._data.shape)))
+            return
         seeds = []
         for o in outs:
             g = _wrap(np.zeros(o._data.shape, o._data.dtype))
