@@ -490,6 +490,7 @@ def test_hardtanh_gradient_outside_is_plus_zero_whatever_the_incoming_gradient()
 SPECIAL = np.array([np.nan, -3, 3, -np.inf, np.inf, -0.0, 0.0, -1.5, 2.9999998, -2.9999998,
                     3.0000002, -3.0000002, 6, -6, 1e-40, -1e-40, 6.0000005, 5.9999995])
 BITWISE = {
+    "relu": lambda L, x: L.nn.functional.relu(x),
     "hardswish": lambda L, x: L.nn.functional.hardswish(x),
     "hardsigmoid": lambda L, x: L.nn.functional.hardsigmoid(x),
     "relu6": lambda L, x: L.nn.functional.relu6(x),

@@ -12,6 +12,7 @@ from ._dtypes import float16 as half, float32 as float, float64 as double, int16
 from ._dtypes import int32 as int, int64 as long, complex64 as cfloat, complex128 as cdouble
 from ._tensor import Size, Tensor, device
 from ._printing import set_printoptions, get_printoptions
+from ._kernels import get_num_threads, set_num_threads
 from ._creation import (arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like,
                         linspace, logspace, manual_seed, initial_seed, normal, ones, ones_like,
                         rand, rand_like, randint, randint_like, randn, randn_like, randperm,

@@ -304,7 +304,10 @@ def _f32(kernel, numpy_fn):
     """``kernel`` on float32 arrays, ``numpy_fn`` (accurate, and fast enough) on the others.
 
     PERF: where NumPy's float32 loop is scalar libm (expm1, log1p, arctanh, arcsinh, logaddexp
-    among others), the kernels of ``_kernels`` are 1.6-3x faster at 1e6 elements."""
+    among others), the kernels of ``_kernels`` are 1.6-3x faster at 1e6 elements. The float64
+    loops are scalar libm too, compute-bound: large arrays take two threads."""
+    numpy_fn = _kernels.in_halves(numpy_fn)
+
     def run(*arrays):
         if all(a.dtype == np.float32 for a in arrays):
             return kernel(*arrays)
