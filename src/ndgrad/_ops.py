@@ -47,6 +47,7 @@ from .autograd.grad_mode import state
 from .autograd.graph import Packed, hook_state
 
 _ndarray = np.ndarray
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 _SCALARS = (Tensor, bool, int, float, complex, np.generic)
 _IN, _SHAPE, _OUT = 0, 1, 2
 
@@ -78,6 +79,7 @@ class Op:
                            for rule, spec in self.rules)
         self.freeable = tuple(j for j, (kind, _, _) in enumerate(self.saves) if kind != _SHAPE)
         self.plans = {}  # input mask -> what to save (see _save_plan)
+        self.scalar = None  # the Python operator for two 0-d floats (see `binary`)
         self.attached = None  # see _attach: the name of the node that attaches
         # Forward AD (autograd/forward_ad.py) pushes a tangent through the transpose of the rules;
         # `diagonal` (an op elementwise in its one input, J = J^T) maps it through the rules
@@ -597,12 +599,18 @@ def binary(op: Op, a: Tensor, b):
         return apply(op, a, b)
     else:
         return NotImplemented
-    try:
-        out = op.fwd(x, y)
-    except ValueError as exc:
-        _raise_broadcast((x, y), exc)
-    if type(out) is not _ndarray:
-        out = np.asarray(out)
+    if op.scalar is not None and not x.ndim and type(y) is _ndarray and not y.ndim and (
+            x.dtype is _F32 or x.dtype is _F64):
+        # PERF: two 0-d floats (scalar graphs) through NumPy's scalar arithmetic, which gives
+        # the same IEEE results as the ufunc: a 0-d multiply 21.6k -> 20.3k instructions.
+        out = np.asarray(op.scalar(x[()], y[()]))
+    else:
+        try:
+            out = op.fwd(x, y)
+        except ValueError as exc:
+            _raise_broadcast((x, y), exc)
+        if type(out) is not _ndarray:
+            out = np.asarray(out)
     t = _wrap(out)
     if state.enabled and (a._grad_fn is not None or a._requires_grad or (
             tb is Tensor and (b._grad_fn is not None or b._requires_grad))):
@@ -1048,6 +1056,8 @@ DIV = defop("DivBackward0", "a b", np.true_divide,
             lambda g, b: g / b,
             lambda g, a, b: -g * a / (b * b),
             dtype="float")
+ADD.scalar, SUB.scalar, MUL.scalar, DIV.scalar = (operator.add, operator.sub, operator.mul,
+                                                operator.truediv)
 NEG = defop("NegBackward0", "a", np.negative, lambda g: -g, dtype="keep")
 RECIPROCAL = defop("ReciprocalBackward0", "a", np.reciprocal,
                    lambda g, out: -g * (out * out), dtype="float")
