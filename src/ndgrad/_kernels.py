@@ -1,6 +1,6 @@
-"""Fast elementwise kernels on large arrays: block-wise evaluation, and the small helpers
-(Horner, branch-free select, bit masks) that the many-pass formulas of ``_math`` and
-``nn.functional`` are built from.
+"""Fast elementwise kernels on large arrays: block-wise evaluation, two threads for large
+compute-bound calls, and the small helpers (Horner, branch-free select, bit masks) that the
+many-pass formulas of ``_math`` and ``nn.functional`` are built from.
 
 NumPy runs one ufunc at a time over a whole array. A formula of twenty passes over 1e6 floats
 therefore streams 80 MB through memory; evaluated in blocks that fit in the cache, the same
@@ -24,17 +24,23 @@ import numpy as np
 # two cores at once: one on the caller's thread, one on a daemon worker started on first use.
 # Every element is computed by the same code as on one thread, and the cut falls on a block
 # boundary, so the results are those of one thread bit for bit. Only compute-bound work is
-# split (exp, log, tanh, the many-pass kernels below): for memory-bound passes (add, mul) the
-# second core finds no bandwidth to spare and the hand-off costs more than it saves. The
-# worker's part runs in a copy of the caller's context, under its np.errstate.
-SPLIT_MIN = 1 << 18  # elements; below this the hand-off costs more than the second core saves
+# split (exp2, log2, arcsin, pow, the kernels below): memory-bound passes (add, mul, sqrt) ran
+# no faster on two threads. The worker's part runs in a copy of the caller's context, under its
+# np.errstate.
+# PERF: on 2 cores, fwd+bwd on 1e6 float32 (medians, alternating with one thread, two runs):
+# 1.4-1.7x for sigmoid, silu, softplus, elu, selu, mish, logsigmoid, asin, acosh, log2 and log10;
+# 1.1-1.7x for softmax, log_softmax and gelu; 1.2-1.4x for hardswish, hardsigmoid, leaky_relu.
+SPLIT_MIN = 1 << 18  # elements; at 2^17 and fewer two threads gained nothing (exp2, sigmoid)
 _threads = 0  # set_num_threads' number; 0 until first asked for
 _worker = None  # (thread ident, task queue) of the worker, None until first used
 
 
 def _physical_cores() -> int:
     """Physical cores among the CPUs this process may run on (hyperthreads counted once)."""
-    cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else range(os.cpu_count() or 1)
+    if hasattr(os, "sched_getaffinity"):
+        cpus = os.sched_getaffinity(0)
+    else:
+        cpus = range(os.cpu_count() or 1)
     cores = set()
     for cpu in cpus:
         try:
@@ -99,6 +105,7 @@ def set_num_threads(num_threads: int, /) -> None:
 
 
 def _serve(tasks):
+    """The worker's loop: run each part it is handed, and hand back what it raised, if anything."""
     while True:
         context, work, start, stop, done = tasks.get()
         try:
@@ -121,7 +128,7 @@ if hasattr(os, "register_at_fork"):
 def in_two(work, start, stop, align):
     """``work(start, stop)``, an elementwise pass over the elements ``start:stop``: on the
     caller's thread alone, or, where threads are on and there are SPLIT_MIN elements or more,
-    cut in two, ``align`` (a block size) from ``start`` apart, and run on two threads."""
+    cut in two at a multiple of ``align`` (a block size) past ``start``, one part per thread."""
     global _worker
     if stop - start < SPLIT_MIN or (_threads or get_num_threads()) < 2:
         return work(start, stop)
@@ -150,7 +157,8 @@ def in_halves(ufunc):
     def split(*arrays):
         a = arrays[0]
         if a.dtype.char not in "fd" or not all(
-                x.dtype == a.dtype and x.shape == a.shape and x.flags.c_contiguous for x in arrays):
+                type(x) is np.ndarray and x.dtype == a.dtype and x.shape == a.shape and
+                x.flags.c_contiguous for x in arrays):
             return ufunc(*arrays)
         out = np.empty_like(a)
         flats, dst = [x.reshape(-1) for x in arrays], out.reshape(-1)
@@ -160,7 +168,7 @@ def in_halves(ufunc):
 
     if ufunc.nin == 1:
         def run(a):
-            if a.size < SPLIT_MIN:  # PERF: all that small arrays pay: 0.1 us
+            if a.size < SPLIT_MIN:  # PERF: all that small arrays pay: ~0.1 us a call
                 return ufunc(a)
             return split(a)
     else:
@@ -178,18 +186,20 @@ BLOCK = 1 << 15  # elements per block: a few float64 temporaries of this size fi
 BLOCK_BYTES = 8 * BLOCK
 
 
-def in_blocks(f):
-    """``f(*arrays)``, an elementwise NumPy kernel, run block by block over large arrays.
+def in_blocks(f, split=True):
+    """``f(*arrays)``, an elementwise NumPy kernel, run block by block over large arrays, and on
+    two threads where `in_two` allows and ``split`` is true.
 
     Inputs are broadcast to one shape; a 0-d input runs as one element (kernels may write in
     place, which NumPy scalars cannot take).
 
     PERF: erfc makes some 45 passes over its data, erf and sinh 20-25; in blocks of 32K
-    elements they stay in the cache, 2.4x faster on 1e6 elements. (Sharing the blocks among
-    threads was measured too: on this 2-vCPU machine two threads give at most 1.3x on one
-    large ufunc, and per-block GIL handoffs ate all of it.) Each ufunc call costs 1-2 us, some
-    1.3 ms for 30 passes over 31 blocks: float32 blocks of 64K elements run erf, gelu, silu,
-    expm1 and mish 4-11% faster than of 32K (fwd+bwd, 1e6 elements).
+    elements they stay in the cache, 2.4x faster on 1e6 elements. Each ufunc call costs 1-2 us,
+    some 1.3 ms for 30 passes over 31 blocks: float32 blocks of 64K elements run erf, gelu,
+    silu, expm1 and mish 4-11% faster than of 32K (fwd+bwd, 1e6 elements). On two threads (each
+    half of the blocks on one), fwd+bwd on 1e6 float32 ran 1.1-1.3x faster for sinh, cosh,
+    erf, erfc, atan2, logaddexp and remainder (two runs); less where a kernel makes many light
+    passes, whose every ufunc call hands the GIL over (see `_one_thread`).
     """
     @functools.wraps(f)
     def run(*arrays):
@@ -215,7 +225,10 @@ def in_blocks(f):
         def blocks(start, stop):
             for i in range(start, stop, step):
                 out[i:i + step] = f(*[a[i:i + step] for a in flats])
-        in_two(blocks, step, n, step)
+        if split:
+            in_two(blocks, step, n, step)
+        else:
+            blocks(step, n)
         return result
     return run
 
@@ -423,10 +436,13 @@ def _log1p32(x):
         return _keep_zero(_log32(u, c), x)
 
 
-log1p32 = in_blocks(_log1p32)
+# NOTE: these four and lerp32 run on one thread: on two, their many light float32 passes (a GIL
+# hand-off at every ufunc call) ran 0.8-1.1x as fast, fwd+bwd on 1e6 elements, three runs.
+_one_thread = functools.partial(in_blocks, split=False)
+log1p32 = _one_thread(_log1p32)
 
 
-@in_blocks
+@_one_thread
 def expm1_32(x):
     """``expm1`` of a float32 array: x = k ln2 + r, expm1 = 2**k * expm1(r) + (2**k - 1)."""
     with np.errstate(all="ignore"):
@@ -454,7 +470,7 @@ def expm1_32(x):
         return p
 
 
-@in_blocks
+@_one_thread
 def atanh32(x):
     """``atanh`` of a float32 array: with t = 2|x|, 0.5 * log1p(t + t|x| / (1 - |x|))."""
     with np.errstate(all="ignore"):
@@ -471,7 +487,7 @@ def atanh32(x):
         return _with_sign(r, x)
 
 
-@in_blocks
+@_one_thread
 def asinh32(x):
     """``asinh`` of a float32 array: log1p(|x| + x**2 / (1 + sqrt(1 + x**2))), and from
     |x| = 2**24 on, where that sum is 2|x| and may overflow, log1p(|x|) + ln2."""
@@ -557,7 +573,10 @@ _TAN_N = (62.60413601645284, -6.971685729641227, 0.06730906267080441)
 _TAN_D = (62.60413601506525, -27.839730963942973)
 
 
-@in_blocks
+# NOTE: not on two threads: there it ran no faster (0.97-0.99x on 1e6, three runs), where atan32,
+# with like float64 temporaries, ran 1.5x faster; under MALLOC_MMAP_THRESHOLD_=64M it gained 1.3x,
+# so the worker's fresh float64 temporaries (page faults) seem to eat the gain.
+@_one_thread
 def tan32(x):
     """tan of float32 ``x``: Cody-Waite reduction by pi/2 and a rational function, in float64.
 
@@ -690,7 +709,7 @@ def remainder32(a, b):
     return r.astype(np.float32)
 
 
-@in_blocks
+@_one_thread
 def lerp32(a, end, weight):
     """PyTorch's two-sided lerp of float32 arrays: ``a + weight * (end - a)`` where |weight| <
     0.5, else ``end - (end - a) * (1 - weight)``, exact at both ends.

@@ -332,20 +332,23 @@ def _tan_rule(xp, g, out):
     return g * (1 + out * out)
 
 
-EXP2 = _unary("Exp2Backward0", np.exp2, lambda g, out: g * (out * _LN2))
+# PERF: NumPy's loops for these are compute-bound (SIMD, or scalar libm): large arrays take two
+# threads (see _kernels.in_two), 1.5-1.9x on 1e6 float32 (fwd alone).
+_halves = _kernels.in_halves
+EXP2 = _unary("Exp2Backward0", _halves(np.exp2), lambda g, out: g * (out * _LN2))
 EXPM1 = _unary("Expm1Backward0", _EXPM1, lambda g, out: g * (out + 1))
-LOG2 = _unary("Log2Backward0", np.log2, lambda g, a: g / (a * _LN2))
-LOG10 = _unary("Log10Backward0", np.log10, lambda g, a: g / (a * _LN10))
+LOG2 = _unary("Log2Backward0", _halves(np.log2), lambda g, a: g / (a * _LN2))
+LOG10 = _unary("Log10Backward0", _halves(np.log10), lambda g, a: g / (a * _LN10))
 LOG1P = _unary("Log1PBackward0", _LOG1P, lambda g, a: g / (a + 1))
 RSQRT = _unary("RsqrtBackward0", lambda a: 1 / np.sqrt(a), lambda g, out: g * (-0.5 * out * out * out))
 TAN = _unary("TanBackward0", _f32(_kernels.tan32, np.tan), _tan_rule)
-ASIN = _unary("AsinBackward0", np.arcsin, lambda xp, g, a: g / xp.sqrt(1 - a * a))
-ACOS = _unary("AcosBackward0", np.arccos, lambda xp, g, a: -g / xp.sqrt(1 - a * a))
+ASIN = _unary("AsinBackward0", _halves(np.arcsin), lambda xp, g, a: g / xp.sqrt(1 - a * a))
+ACOS = _unary("AcosBackward0", _halves(np.arccos), lambda xp, g, a: -g / xp.sqrt(1 - a * a))
 ATAN = _unary("AtanBackward0", _f32(_kernels.atan32, np.arctan), lambda g, a: g / (1 + a * a))
 SINH = _unary("SinhBackward0", _sinh_fwd, lambda xp, g, a: g * xp.cosh(a))
 COSH = _unary("CoshBackward0", _cosh_fwd, lambda xp, g, a: g * xp.sinh(a))
 ASINH = _unary("AsinhBackward0", _ASINH, lambda xp, g, a: g / xp.sqrt(a * a + 1))
-ACOSH = _unary("AcoshBackward0", np.arccosh, lambda xp, g, a: g / xp.sqrt(a * a - 1))
+ACOSH = _unary("AcoshBackward0", _halves(np.arccosh), lambda xp, g, a: g / xp.sqrt(a * a - 1))
 ATANH = _unary("AtanhBackward0", _ATANH, lambda g, a: g / (1 - a * a))
 
 
@@ -358,7 +361,7 @@ def _inplace_undefined(name, fwd):
 
 
 ASINH_ = _inplace_undefined("asinh", _ASINH)
-ACOSH_ = _inplace_undefined("acosh", np.arccosh)
+ACOSH_ = _inplace_undefined("acosh", _halves(np.arccosh))
 ATANH_ = _inplace_undefined("atanh", _ATANH)
 ERF = _unary("ErfBackward0", _erf_fwd, lambda xp, g, a: g * (_TWO_OVER_SQRT_PI * xp.exp(-(a * a))))
 ERFC = _unary("ErfcBackward0", _erfc_fwd,
@@ -498,8 +501,8 @@ RREMAINDER = _not_implemented_op("remainder", _checked(_remainder))
 REMAINDER = defop("RemainderBackward0", "a other", _checked(_remainder), lambda g: g, None)
 REMAINDER_TENSOR = defop("RemainderBackward1", "a b", _checked(_remainder), lambda g: g,
                          _quiet(lambda xp, g, a, b: -g * xp.floor(a / b)))
-FMOD = defop("FmodBackward0", "a other", _checked(np.fmod), lambda g: g, None)
-FMOD_TENSOR = defop("FmodBackward1", "a b", _checked(np.fmod), lambda g: g,
+FMOD = defop("FmodBackward0", "a other", _checked(_halves(np.fmod)), lambda g: g, None)
+FMOD_TENSOR = defop("FmodBackward1", "a b", _checked(_halves(np.fmod)), lambda g: g,
                     _quiet(lambda xp, g, a, b: -g * xp.trunc(a / b)))
 
 
@@ -528,7 +531,7 @@ FMAX = defop("FmaxBackward0", "a b", np.fmax,
 FMIN = defop("FminBackward0", "a b", np.fmin,
              lambda xp, g, a, b: xp.where((a <= b) | xp.isnan(b), g, 0.0),
              lambda xp, g, a, b: xp.where((a <= b) | xp.isnan(b), 0.0, g))
-HYPOT = defop("HypotBackward0", "a b", _quiet(np.hypot),
+HYPOT = defop("HypotBackward0", "a b", _quiet(_halves(np.hypot)),
               _quiet(lambda g, a, out: g * a / out), _quiet(lambda g, b, out: g * b / out))
 # NOTE: np.logaddexp is stable (finite for +/-1000); sigmoid(a - b) is its stable derivative.
 LOGADDEXP = defop("LogaddexpBackward0", "a b",
