@@ -137,6 +137,41 @@ def test_one_thread_runs_on_the_caller(threads, monkeypatch):
     assert len(seen) == 2
 
 
+def test_the_worker_keeps_nothing_of_a_finished_call(threads, monkeypatch):
+    # A part the worker held on to would pin the arrays of its call: memory, and .grad could
+    # not adopt the gradient (it copies what another reference can still see).
+    import weakref
+    monkeypatch.setattr(_kernels, "SPLIT_MIN", 8)
+    ndgrad.set_num_threads(2)
+    result = np.zeros(100)
+    flat = result.reshape(-1)
+    _kernels.in_two(lambda a, b, flat=flat: flat[a:b].fill(1.0), 0, 100, 4)
+    assert (result == 1.0).all()
+    ref = weakref.ref(result)
+    del result, flat
+    assert ref() is None
+
+
+def test_a_large_gradient_is_adopted_not_copied(threads):
+    import weakref
+    ndgrad.set_num_threads(2)
+    n = 2 * _kernels.SPLIT_MIN
+    x = ndgrad.tensor(np.linspace(-1, 1, n, dtype=np.float32), requires_grad=True)
+    kept = []
+    real = _kernels.fill
+
+    def spy(f, arrays, attrs=()):
+        r = real(f, arrays, attrs)
+        kept.append(weakref.ref(r))  # a weak reference: adoption counts the strong ones
+        return r
+    try:
+        _kernels.fill = spy
+        x.relu().backward(ndgrad.ones(n))
+    finally:
+        _kernels.fill = real
+    assert x.grad._data is kept[-1]()
+
+
 def test_the_cut_falls_on_a_block(threads, monkeypatch):
     parts = []
     monkeypatch.setattr(_kernels, "SPLIT_MIN", 8)

@@ -111,9 +111,14 @@ def _serve(tasks):
         try:
             context.run(work, start, stop)
         except BaseException as exc:  # handed to the caller, which raises it
-            done.put(exc)
+            raised = exc
         else:
-            done.put(None)
+            raised = None
+        # NOTE: the task is dropped before the caller is told: a view it kept alive until the
+        # next task would pin its base array (and stop .grad from adopting it: a 4 MB copy).
+        context = work = None
+        done.put(raised)
+        raised = done = None
 
 
 def _forget_worker():

@@ -298,7 +298,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                 if g is not None and accumulate and (capture is None or (n, 0) in capture):
                     # Stale references to gradients, so that _accumulate can tell by its
                     # reference count whether nothing else holds this one.
-                    grads = env = outs = None
+                    grads = env = outs = arr = None
                     _accumulate(n, g, graph)
                 continue
             op = n.op
