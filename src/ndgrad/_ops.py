@@ -334,7 +334,10 @@ def _record_unary(op, out, a, x):
 
 def _record_binary(op, out, a, b, x, y):
     """``_record`` for ``a (op) b``, ``b`` a tensor or a number (``y`` its array): the binary
-    hot path, unrolled."""
+    hot path, unrolled.
+
+    PERF: the two inputs' blocks repeat on purpose: a helper per input, or `_record`'s loop,
+    costs a call each; a multiply's forward went 25.7k -> 21.8k instructions."""
     fa = a._grad_fn
     if fa is not None:
         if a._base is not None and a._view_ver != a._vc[0]:
