@@ -360,7 +360,7 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                                 g = _reconcile(g, meta, graph)
                             slots = buf.get(tgt)
                             if slots is None:
-                                buf[tgt] = [g] if nr == 0 and (type(tgt) is Tensor or
+                                buf[tgt] = [g] if nr == 0 and (isinstance(tgt, Tensor) or
                                                                tgt.nout == 1) \
                                     else _slots_with(tgt, nr, g)
                             else:
@@ -425,8 +425,7 @@ def _add_to(buf, target, nr, g, meta, graph):
         g = _reconcile(g, meta, graph)
     slots = buf.get(target)
     if slots is None:
-        slots = buf[target] = [None] * (1 if isinstance(target, Tensor) else target.nout)
-        slots[nr] = g
+        buf[target] = _slots_with(target, nr, g)
         return
     prev = slots[nr]
     slots[nr] = g if prev is None else prev + g
