@@ -177,3 +177,17 @@ def test_against_finite_differences(rng, vectorize):
     hess = AF.hessian(s, ndgrad.tensor(b), vectorize=vectorize)
     grad = lambda x: AF.vjp(s, ndgrad.tensor(x))[1].numpy()  # noqa: E731
     np.testing.assert_allclose(hess.numpy(), _fd_jacobian(grad, b), atol=1e-6)
+
+
+# NOTE: inputs on the kinks (-3, 3, 0, 6) and between; PyTorch's forward-mode jacobian takes the
+# derivatives of the ops themselves (hardsigmoid's backward has none), by forward AD.
+KINKED = [-4., -3., -1., 0., 0.5, 3., 4., 6., 7.]
+
+
+@pytest.mark.parametrize("fn", ["hardsigmoid", "hardswish", "relu6", "hardtanh"])
+def test_forward_mode_jacobian_of_piecewise_linear_activations(fn):
+    def jac(lib, af):
+        x = lib.tensor(KINKED, dtype=lib.float64)
+        return af.jacobian(getattr(lib.nn.functional, fn), x, vectorize=True,
+                           strategy="forward-mode")
+    close(jac(ndgrad, AF), jac(torch, TAF))

@@ -495,3 +495,131 @@ def test_out_errors_match_torch(expr):
                "L": lambda: t.empty(0, dtype=t.int64)}
         return eval(expr, env)
     same(f)
+
+
+# -- out= of the full max and min (one tensor), and of their elementwise form ---------------------
+FULL_OUT = [
+    # values, resizing (with the warning when the tensor had elements) and casts the dtype allows
+    "t.max(x, out=t.empty(()))", "t.min(x, out=t.empty(3))", "t.max(x, out=t.empty(0))",
+    "t.max(x, out=t.empty((), dtype=t.float64))", "t.min(x, out=t.empty(2, dtype=t.complex64))",
+    "t.max(x.long(), out=t.empty(()))", "t.min(x.bool(), out=t.empty((), dtype=t.bool))",
+    "t.max(x.long(), out=t.empty((), dtype=t.uint8))",
+    "t.max(t.tensor([1., float('nan')]), out=t.empty(()))",
+    # an empty input gives the reduction's identity where the plain function raises
+    "t.max(t.empty(0), out=t.empty(()))", "t.min(t.empty(0, 3), out=t.empty(2))",
+    "t.max(t.empty(0, dtype=t.int32), out=t.empty((), dtype=t.int32))",
+    "t.min(t.empty(0, dtype=t.uint8), out=t.empty((), dtype=t.uint8))",
+    "t.min(t.empty(0, dtype=t.bool), out=t.empty((), dtype=t.bool))",
+    # casts PyTorch refuses: to a lower kind
+    "t.max(x, out=t.empty((), dtype=t.int64))", "t.min(x.long(), out=t.empty((), dtype=t.bool))",
+    "t.max(x.to(t.complex64), out=t.empty(()))",
+    # out= refuses autograd, from the input or the out tensor
+    "t.max(x.requires_grad_(), out=t.empty(()))", "t.min(x, out=t.empty((), requires_grad=True))",
+    "t.max(x.requires_grad_(), out=t.empty((), dtype=t.int64))",
+    # the elementwise form writes as maximum/minimum do
+    "t.max(x, y, out=t.empty(()))", "t.min(x, other=y, out=t.empty(2, 2))",
+    "t.max(x, y, out=t.empty(2, 2, dtype=t.int64))", "t.max(x, y.long(), out=t.empty(0, dtype=t.float16))",
+    "t.max(x, y.requires_grad_(), out=t.empty(2, 2))",
+    # the argument itself, and the methods, which take no out=
+    "t.max(x, out=(t.empty(()),))", "t.min(x, out=5)", "t.max(x, y, out=(t.empty(2, 2),) * 2)",
+    "x.max(out=t.empty(()))", "x.min(out=t.empty(()))",
+]
+
+
+@pytest.mark.parametrize("expr", FULL_OUT)
+def test_full_max_min_out_as_torch(expr):
+    def f(t):
+        x, y = t.tensor([[1., 5.], [3., 2.]]), t.tensor([2., 2.])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            r = eval(expr, {"t": t, "x": x, "y": y})
+        said = [str(w.message).split(" (Triggered internally")[0] for w in caught]
+        return r, said
+    same(f)
+
+
+def test_full_max_out_returns_the_out_tensor_and_bumps_its_version():
+    def f(t):
+        o = t.zeros(3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r = t.min(t.tensor([4., -1.]), out=o)
+        return r is o, o, o._version
+    same(f)
+
+
+def test_out_under_no_grad_keeps_requires_grad():
+    def f(t):
+        x, o = t.tensor([1., 5.], requires_grad=True), t.empty((), requires_grad=True)
+        with t.no_grad():
+            t.max(x, out=o)
+        return o, o.requires_grad, o.is_leaf
+    same(f)
+
+
+# -- resizing an out= tensor that is a view: contiguous, from where the view starts in its base ---
+VIEW_OUT = {
+    "sort, row view to 2-D": lambda t, b: t.sort(t.tensor([[3., 1., 2.], [0., 5., 4.]]),
+                                                out=(b[0], t.empty(0, dtype=t.int64))),
+    "max(1), strided column, smaller": lambda t, b: t.max(
+        t.tensor([[3., 1., 2.], [0., 5., 4.]]), 1, out=(b[:, 0], t.empty(0, dtype=t.int64))),
+    "max(1), strided column, larger": lambda t, b: t.max(
+        t.ones(4, 2), 1, out=(b[:, 0], t.empty(0, dtype=t.int64))),
+    "full max, row view": lambda t, b: t.max(t.tensor([[3., 1.], [0., 5.]]), out=b[1]),
+    "topk, transposed view": lambda t, b: t.topk(t.arange(6.), 4, out=(b[1:].t(),
+                                                                     t.empty(0, dtype=t.int64))),
+    "median, view of a view": lambda t, b: t.median(t.tensor([[3., 1., 2.], [0., 5., 4.]]), 1,
+                                                    True,
+                                                    out=(b[1:][0], t.empty(0, dtype=t.int64))),
+}
+
+
+@pytest.mark.parametrize("call", sorted(VIEW_OUT))
+def test_out_view_of_another_shape_is_resized_in_its_base(call):
+    def f(t):
+        base = t.full((3, 2), 7.)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r = VIEW_OUT[call](t, base)
+        v = r if isinstance(r, t.Tensor) else r[0]
+        state = [v, v._base is base, v.is_contiguous(), base, base._version]
+        v.mul_(10)  # and writing through it later reaches the same place
+        w = v.reshape(-1)[1:]
+        w.add_(1)  # as does writing through a view of it
+        return state, v, base
+    same(f)
+
+
+def test_out_view_resized_then_written_in_place_with_grad():
+    def f(t):
+        b = t.full((3, 2), 7.)
+        v = b[1]
+        t.sort(t.tensor([3., 1., 2.]), out=(v, t.empty(0, dtype=t.int64)))
+        w = t.tensor([1., 2., 3.], requires_grad=True)
+        v.mul_(w)
+        (b * t.arange(6.).reshape(3, 2)).sum().backward()
+        return v, b, w.grad, b.grad_fn.name(), v.grad_fn.name()
+    same(f)
+
+
+def test_out_view_resized_under_no_grad_then_differentiated():
+    def f(t):
+        x = t.zeros(6, requires_grad=True)
+        c = x * 1
+        v = c[1:3]
+        with t.no_grad():
+            t.sort(t.tensor([3., 1., 2.]), out=(v, t.empty(0, dtype=t.int64)))
+        (v * t.tensor([1., 2., 3.])).sum().backward()
+        return v, c, x.grad, v.grad_fn.name()
+    same(f)
+
+
+def test_out_view_past_the_end_of_its_base_raises():
+    # PyTorch grows the storage the view shares with its base; a NumPy array cannot grow
+    base = ndgrad.full((3, 2), 7.)
+    v = base[2]
+    with pytest.raises(RuntimeError, match="cannot be resized to \\[6\\]"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ndgrad.sort(ndgrad.arange(6.), out=(v, ndgrad.empty(0, dtype=ndgrad.int64)))
+    assert v.shape == (2,) and base.tolist() == [[7.] * 2] * 3

@@ -1,5 +1,7 @@
 """Views against PyTorch: shared storage and version counters, ``_base``, in-place changes through
 views (CopySlices) and of their bases, and the errors PyTorch raises for in-place on views."""
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -624,3 +626,99 @@ def test_multi_output_views_of_an_untracked_tensor_refuse_a_tracked_inplace():
         a.mul_(leaf(t, [[1., 2., 3.]]))
     same(base_written)
     same(view_written)
+
+
+# -- views cut before their base came to require grad -------------------------------------------
+# PyTorch: they require grad with their base but have no grad_fn and no edge to it, so what flows
+# through them is dropped, until the base changes in place (then their grad_fn is regenerated).
+CUTS = {
+    "slice": lambda x: x[1:], "view": lambda x: x.view(2, 2), "t": lambda x: x.view(2, 2).t(),
+    "select": lambda x: x[0], "unsqueeze": lambda x: x.unsqueeze(0),
+    "unbind": lambda x: x.unbind()[1], "split": lambda x: x.split(2)[1],
+    "expand": lambda x: x[None].expand(2, 4), "diagonal": lambda x: x.view(2, 2).diagonal(),
+    "reshape": lambda x: x.reshape(2, 2), "narrow": lambda x: x.narrow(0, 1, 2),
+    "detach": lambda x: x.detach(), "view of a view": lambda x: x[1:][1:],
+}
+
+
+@pytest.mark.parametrize("cut", sorted(CUTS))
+def test_view_cut_before_requires_grad_(cut):
+    def f(t):
+        x = t.zeros(4)
+        v = CUTS[cut](x)
+        x.requires_grad_()
+        before = [v.requires_grad, v.grad_fn, v.is_leaf, repr(v)]
+        y = v * 2
+        edges = [n and n.name() for n, _ in y.grad_fn.next_functions]
+        y.sum().backward()
+        return before, y.requires_grad, edges, x.grad, v.grad, v.requires_grad, v.grad_fn
+    same(f)
+
+
+STALE = [
+    "(v * 2).sum().backward(); r = x.grad",
+    "v.backward(t.ones(3))", "t.autograd.grad(v, v, t.ones(3))",
+    "r = t.autograd.grad((v * 2).sum(), v)", "r = t.autograd.grad((v * 2).sum(), x)",
+    "r = t.autograd.grad((v * 2).sum() + x.sum(), [x, v], allow_unused=True)",
+    "(v * 2).sum().backward(inputs=[x]); r = x.grad",
+    "r = [n and n.name() for n, _ in (v + (x * 1)[1:]).grad_fn.next_functions]",
+    "v.retain_grad(); r = v.retains_grad",
+    "v.register_hook(lambda g: 1 / 0); (v * 2).sum().backward(); r = v.grad",
+    "r = [v.detach().requires_grad, v.clone().requires_grad, v.clone().grad_fn.next_functions[0][0]]",
+    "y = x.clone(); y[1:] = v; r = [n and n.name() for n, _ in y.grad_fn.next_functions]",
+    "x.requires_grad_(False); r = [v.requires_grad, v.grad_fn, v.is_leaf]; x.requires_grad_(); "
+    "r += [v.requires_grad, v.grad_fn]",
+    "v.requires_grad_(False); r = [v.requires_grad, v.is_leaf]",
+    "v.requires_grad_(); (v * 2).sum().backward(); r = [v.grad, x.grad, v.grad_fn]",
+    "r = v.grad", "v.mul_(2)", "r = [copy.deepcopy(v).requires_grad]",
+    "w = v[1:]; r = [w.requires_grad, w.grad_fn.name(), w.is_leaf, w.grad_fn.next_functions[0][0]]",
+    "r = [(v * y).sum().backward(), y.grad, x.grad]",
+    "with t.no_grad(): r = [(v * 2).requires_grad]",
+    # the base changed in place: the view's grad_fn is made from the base, and gradients flow
+    "with t.no_grad(): x.add_(1)\n(v * 2).sum().backward(); r = [v.grad_fn.name(), x.grad]",
+]
+
+
+@pytest.mark.parametrize("code", STALE)
+def test_view_cut_before_requires_grad_in_use(code):
+    import copy
+
+    def f(t):
+        x = t.zeros(4)
+        v = x[1:]
+        x.requires_grad_()
+        env = {"t": t, "x": x, "v": v, "copy": copy, "y": t.ones(3, requires_grad=True),
+               "r": None}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            exec(code, env)
+        return env["r"], [str(w.message) for w in caught]
+    same(f)
+
+
+def test_view_cut_in_no_grad_or_before_a_change_of_its_base():
+    def no_grad_view(t):
+        x = t.zeros(4)
+        with t.no_grad():
+            v = x[1:]
+        x.requires_grad_()
+        r = [v.requires_grad, v.grad_fn]
+        (v * 2).sum().backward()
+        return r, x.grad
+
+    def written_in_place(t):
+        x = t.zeros(4)
+        with t.no_grad():
+            v = x[1:]
+        x.requires_grad_()
+        v.mul_(2)
+
+    def changed_before_requires_grad(t):
+        x = t.zeros(4)
+        v = x[1:]
+        x.add_(1)
+        x.requires_grad_()
+        (v * 2).sum().backward()
+        return v.grad_fn.name(), x.grad
+    for f in (no_grad_view, written_in_place, changed_before_requires_grad):
+        same(f)

@@ -855,9 +855,12 @@ def make_view(base: Tensor, arr: np.ndarray, view_fn) -> Tensor:
     else:
         inner = base._view_fn
         t._base, t._view_fn = root, (lambda x: view_fn(inner(x)))
-        layout = base.__dict__.get("_layout")
+        d = base.__dict__
+        layout = d.get("_layout")
         if layout is not None:
             t._layout = layout  # `inner` still expects the root's layout when `base` was cut
+        if d.get("_view_exact") is False:
+            t._view_exact = False  # `inner` copies: writes through `t` must go by position
     t._view_ver = base._vc[0]
     if not state.enabled:
         t._no_grad_view = True
@@ -905,6 +908,32 @@ def _rebase_views(root: Tensor) -> None:
                 v._grad_fn, v._view_ver = REBASED, -1
 
 
+class _Unreached(Node):
+    """The grad_fn of a view cut before its base came to require grad (see mark_views)."""
+
+    __slots__ = ()
+
+
+# NOTE: PyTorch's view cut from a tensor that did not require grad then requires grad with its
+# base, yet keeps no grad_fn and no edge to it: what flows through it is dropped, until the base
+# changes in place and the view's grad_fn is regenerated. Such a view holds UNREACHED, which the
+# hot path sees as requiring grad, and a stale version, so that each use asks _sync_grad_fn for
+# its edge: None while its version is the one it was cut at (kept as `_cut_at`).
+UNREACHED = _Unreached.__new__(_Unreached)
+
+
+def mark_views(root: Tensor, requires_grad: bool) -> None:
+    """``root``'s requires_grad flag changed: the views kept by _keep_view follow it."""
+    for r in root.__dict__.get("_plain_views", ()):
+        v = r()
+        if v is None:
+            continue
+        if requires_grad and v._grad_fn is None and not v._requires_grad:
+            v._grad_fn, v._cut_at, v._view_ver = UNREACHED, v._view_ver, -1
+        elif not requires_grad and v._grad_fn is UNREACHED:
+            v._grad_fn, v._view_ver = None, v.__dict__.pop("_cut_at")
+
+
 def check_view_rebase(t: Tensor, modified: str) -> None:
     """PyTorch's refusal to rebase the history of a view made in no_grad mode or by a function
     that returns several views (split, unbind...), when it or its base is modified in place."""
@@ -913,7 +942,7 @@ def check_view_rebase(t: Tensor, modified: str) -> None:
     if not no_grad and kind is None:
         return
     fn = t._grad_fn
-    if fn is None or fn is REBASED:
+    if fn is None or fn is REBASED or fn is UNREACHED:
         msg = (f"A view was created in no_grad mode and {modified} modified inplace with grad "
                "mode enabled.")
     else:
@@ -970,9 +999,9 @@ def view_fn_now(t: Tensor) -> bool:
     reshape of a base transposed in place gives, which can be read but not written through)."""
     bd = t._base.__dict__
     n = bd.get("_restrided")
-    if not n:
-        return True
     d = t.__dict__
+    if not n:
+        return d.get("_view_exact", True)
     layout = d.get("_layout", 0)
     if layout != n:
         undo = bd["_restrides"]

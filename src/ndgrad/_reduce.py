@@ -3,6 +3,7 @@ argmax/argmin, var/std, logsumexp, cumsum/cumprod, all/any/count_nonzero, median
 from __future__ import annotations
 
 import builtins
+import math
 import warnings
 
 import numpy as np
@@ -683,13 +684,34 @@ def _write_out(o: Tensor, r: np.ndarray) -> None:
             warnings.warn(WARN_RESIZED.format(list(o._data.shape), list(r.shape)), UserWarning,
                           stacklevel=4)
         if o._base is not None:
-            # NOTE: PyTorch grows the storage the view shares with its base; a NumPy view cannot.
-            raise RuntimeError(f"a view of shape {list(o._data.shape)} cannot be resized to "
-                               f"{list(r.shape)} as an out= tensor: pass a tensor of the result's "
-                               "shape, or one that is not a view")
-        o._data = np.empty(r.shape, o._data.dtype)  # NOTE: views cut before keep the old array
-    np.copyto(o._data, r)
+            _resize_view(o, r.shape)
+        else:
+            o._data = np.empty(r.shape, o._data.dtype)  # NOTE: views cut before keep the old array
+    np.copyto(o._data, r, casting="unsafe")  # NOTE: the callers checked that the dtypes cast
     o._vc[0] += 1
+
+
+def _resize_view(v: Tensor, shape: tuple) -> None:
+    """Resize a view as PyTorch does: contiguous, from the same place in its base's storage, so
+    the base sees what is written. PyTorch grows the storage when the view runs past its end;
+    a NumPy array cannot grow, so that raises here."""
+    root = v._base
+    storage = root._data
+    n = math.prod(shape)
+    start = (v._data.__array_interface__["data"][0] - storage.__array_interface__["data"][0]) \
+        // storage.itemsize
+    if not storage.flags.c_contiguous or start + n > storage.size:
+        why = "is not contiguous" if start + n <= storage.size else "ends before the result does"
+        raise RuntimeError(f"a view of shape {list(v._data.shape)} cannot be resized to "
+                           f"{list(shape)} as an out= tensor: its base's storage {why}; pass a "
+                           "tensor of the result's shape, or one that is not a view")
+    v._data = storage.reshape(-1)[start:start + n].reshape(shape)
+    # NOTE: the base's flat positions: a view function that reads them copies, so writes through
+    # the view (and its own views) go by position (see _ops.view_fn_now).
+    pos = np.arange(start, start + n).reshape(shape)
+    v._view_fn = lambda x: x.reshape(-1)[pos]
+    v._view_exact = False
+    v._layout = root.__dict__.get("_restrided", 0)
 
 
 def _into(name: str, out, argnum: int, input: Tensor, compute, cls):
@@ -697,13 +719,30 @@ def _into(name: str, out, argnum: int, input: Tensor, compute, cls):
     checks in its order: out= refuses autograd, then the op checks its arguments, then the
     dtypes of ``out``; tensors of another shape are resized."""
     outs = _out_pair(name, out, argnum)
-    if state.enabled and (input.requires_grad or builtins.any(o.requires_grad for o in outs)):
-        raise RuntimeError(ERR_OUT_GRAD.format(name))
+    _refuse_grad(name, (input,), outs)
     results = [r._data for r in compute()]
     _check_out_dtypes(name, outs, results, input)
     for o, r in zip(outs, results):
         _write_out(o, r)
     return cls(outs)
+
+
+def _refuse_grad(name: str, inputs, outs) -> None:
+    if state.enabled and builtins.any(t.requires_grad for t in inputs + tuple(outs)):
+        raise RuntimeError(ERR_OUT_GRAD.format(name))
+
+
+def _into_one(name: str, out: Tensor, inputs, compute, cast_error: str) -> Tensor:
+    """``compute()`` written into ``out``, as `_into` does for one tensor: the result's dtype
+    need only cast to ``out``'s (PyTorch's canCast: never to a lower kind, bool < integer <
+    floating < complex)."""
+    _refuse_grad(name, inputs, (out,))
+    r = compute()._data
+    have = _dtypes.FROM_NUMPY[r.dtype]
+    if _dtypes.category(have) > _dtypes.category(out.dtype):
+        raise RuntimeError(cast_error.format(have._legacy, out.dtype._legacy))
+    _write_out(out, r)
+    return out
 
 
 def _minmax(name, input, dim, keepdim, other):
@@ -734,23 +773,82 @@ def _minmax(name, input, dim, keepdim, other):
     return cls((values, _wrap(idx if keepdim or not a.ndim else np.squeeze(idx, d))))
 
 
-def _max_method(self: Tensor, dim=None, keepdim: bool = False, *, other=None):
+def _method_kwargs(name, dim, keepdim, other, kwargs):
+    """The TypeError of `Tensor.max`/`min` for a keyword they lack (``out``): PyTorch's parser
+    lists the overloads when no argument came by position, else Python's message."""
+    if dim is None and keepdim is False and other is None:
+        got = "".join(f"{k}={_tp_name(v)}, " for k, v in kwargs.items())
+        bad = "      didn't match because some of the keywords were incorrect: " + \
+            ", ".join(kwargs) + "\n"
+        raise TypeError(f"{name}() received an invalid combination of arguments - got ({got}), but "
+                        f"expected one of:\n * ()\n{bad} * (Tensor other)\n{bad}"
+                        " * (int dim, bool keepdim = False)\n")
+    raise TypeError(f"{name}() got an unexpected keyword argument '{next(iter(kwargs))}'")
+
+
+def _max_method(self: Tensor, dim=None, keepdim: bool = False, *, other=None, **kwargs):
     """`Tensor.max`: as `max`, without ``out`` (as in PyTorch)."""
+    if kwargs:
+        _method_kwargs("max", dim, keepdim, other, kwargs)
     return _minmax("max", self, dim, keepdim, other)
 
 
-def _min_method(self: Tensor, dim=None, keepdim: bool = False, *, other=None):
+def _min_method(self: Tensor, dim=None, keepdim: bool = False, *, other=None, **kwargs):
     """`Tensor.min`: as `min`, without ``out`` (as in PyTorch)."""
+    if kwargs:
+        _method_kwargs("min", dim, keepdim, other, kwargs)
     return _minmax("min", self, dim, keepdim, other)
+
+
+ERR_CAN_CAST = ("Expected canCast( typeMetaToScalarType(self.dtype()), typeMetaToScalarType("
+                "out.dtype())) to be true, but got false.  (Could this error message be improved?  "
+                "If so, please report an enhancement request to PyTorch.)")
+ERR_RESULT_CAST = "result type {} can't be cast to the desired output type {}"
+_MINMAX_SIGNATURES = (" * (Tensor input, *, Tensor out = None)\n{}"
+                      " * (Tensor input, Tensor other, *, Tensor out = None)\n"
+                      " * (Tensor input, int dim, bool keepdim = False, *, tuple of Tensors out = "
+                      "None)\n")
 
 
 def _minmax_out(name, input, dim, keepdim, other, out):
     if out is None:
         return _minmax(name, input, dim, keepdim, other)
-    if dim is None or isinstance(dim, Tensor) or other is not None:
-        raise TypeError(f"{name}(): out= is supported with an int dim only")
+    if isinstance(dim, Tensor) or other is not None:
+        other = other if other is not None else dim
+        if not isinstance(out, Tensor):
+            got = "Tensor, Tensor" if isinstance(dim, Tensor) else "Tensor, other=Tensor"
+            raise TypeError(f"{name}() received an invalid combination of arguments - got ({got}, "
+                            f"out={_tp_name(out)}), but expected one of:\n" +
+                            _MINMAX_SIGNATURES.format("      didn't match because some of the "
+                                                      "keywords were incorrect: out\n"))
+        fn = "maximum" if name == "max" else "minimum"
+        return _into_one(fn, out, (input, other), lambda: _minmax(name, input, None, False, other),
+                         ERR_RESULT_CAST)
+    if dim is None:
+        if not isinstance(out, Tensor):
+            raise TypeError(f"{name}() received an invalid combination of arguments - got (Tensor, "
+                            f"out={_tp_name(out)}), but expected one of:\n" +
+                            _MINMAX_SIGNATURES.format(""))
+        return _into_one(name, out, (input,), lambda: _full_minmax_out(name, input), ERR_CAN_CAST)
     cls = return_types.max_out if name == "max" else return_types.min_out
     return _into(name, out, 3, input, lambda: _minmax(name, input, dim, keepdim, None), cls)
+
+
+def _full_minmax_out(name, input):
+    """The full max or min, as written into out=: there an empty input gives the reduction's
+    identity (-inf for max, the dtype's largest value for an integer min...) where the plain
+    function raises."""
+    a = input._data
+    if a.size:
+        return _minmax(name, input, None, False, None)
+    if a.dtype.kind == "f":
+        v = -np.inf if name == "max" else np.inf
+    elif a.dtype.kind == "b":
+        v = name == "min"
+    else:
+        info = np.iinfo(a.dtype)
+        v = info.min if name == "max" else info.max
+    return _wrap(np.array(v, a.dtype))
 
 
 def max(input: Tensor, dim=None, keepdim: bool = False, *, other=None, out=None):

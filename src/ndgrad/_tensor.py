@@ -271,31 +271,40 @@ class Tensor:
     def requires_grad(self, value):
         if not isinstance(value, bool):
             raise RuntimeError("requires_grad must be a bool")
-        if self._grad_fn is not None:
+        self._set_requires_grad(value, "only Tensors of floating point and complex dtype can "
+                                       "require gradients")
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        self._set_requires_grad(bool(requires_grad), "only Tensors of floating point dtype can "
+                                                     "require gradients")
+        return self
+
+    def _set_requires_grad(self, value: bool, not_float: str) -> None:
+        from ._ops import UNREACHED, mark_views
+        fn = self._grad_fn
+        if fn is UNREACHED and self._sync_grad_fn() is None:
+            # NOTE: a view cut before its base required grad is a leaf here, as in PyTorch:
+            # requires_grad=True makes it one of its own, False leaves it following its base.
+            if value:
+                self._grad_fn, self._view_ver = None, self.__dict__.pop("_cut_at")
+            self._requires_grad = value
+            return
+        if fn is not None:
             msg = "you can only change requires_grad flags of leaf variables."
             if not value:
                 msg += (" If you want to use a computed variable in a subgraph that doesn't "
                         "require differentiation use var_no_grad = var.detach().")
             raise RuntimeError(msg)
         if value and self._data.dtype.kind not in "fc":
-            raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
+            raise RuntimeError(not_float)
         self._requires_grad = value
-
-    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
-        if self._grad_fn is not None:
-            msg = "you can only change requires_grad flags of leaf variables."
-            if not requires_grad:
-                msg += (" If you want to use a computed variable in a subgraph that doesn't "
-                        "require differentiation use var_no_grad = var.detach().")
-            raise RuntimeError(msg)
-        if requires_grad and self._data.dtype.kind not in "fc":
-            raise RuntimeError("only Tensors of floating point dtype can require gradients")
-        self._requires_grad = bool(requires_grad)
-        return self
+        if "_plain_views" in self.__dict__:
+            mark_views(self, value)
 
     @property
     def is_leaf(self) -> bool:
-        return self._grad_fn is None
+        # NOTE: as PyTorch's, this reads grad_fn, which a view may have to make first
+        return self._grad_fn is None or self._sync_grad_fn() is None
 
     @property
     def grad_fn(self):
@@ -304,7 +313,9 @@ class Tensor:
     def _sync_grad_fn(self):
         """A view whose base was changed in place since its grad_fn was made gets a fresh one."""
         if self._base is not None and self._view_ver != self._vc[0] and self.requires_grad:
-            from ._ops import regenerate_view
+            from ._ops import UNREACHED, regenerate_view
+            if self._grad_fn is UNREACHED and self._cut_at == self._vc[0]:
+                return None
             regenerate_view(self)
         return self._grad_fn
 
@@ -314,7 +325,8 @@ class Tensor:
 
     @property
     def grad(self):
-        if self._grad_fn is not None and not self._retains_grad and self._grad is None:
+        if self._grad_fn is not None and not self._retains_grad and self._grad is None and \
+                not self.is_leaf:
             warnings.warn(NONLEAF_GRAD_WARNING, UserWarning, stacklevel=2)
         return self._grad
 
@@ -353,10 +365,11 @@ class Tensor:
         """Keep this non-leaf's gradient in ``.grad`` after backward."""
         if not self.requires_grad:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
-        from ._ops import REBASED
+        from ._ops import REBASED, UNREACHED
         # NOTE: PyTorch's check sees a view whose base got a history as a leaf until its new
         # grad_fn is read (see _ops.REBASED): retain_grad() does nothing then.
-        if self._grad_fn is None or self._grad_fn is REBASED or self._retains_grad:
+        fn = self._grad_fn
+        if fn is None or fn is REBASED or fn is UNREACHED or self._retains_grad:
             return
         fn = self._sync_grad_fn()
         if fn._retained is None:
@@ -369,7 +382,7 @@ class Tensor:
         """``hook(grad)`` runs when this tensor's gradient is computed; it may return a new one."""
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
-        if self._grad_fn is None:
+        if self.is_leaf:
             if self._hooks is None:
                 self._hooks = []
             self._hooks.append(hook)
@@ -427,7 +440,7 @@ class Tensor:
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
         """Accumulate the gradient of this tensor into the leaves' ``.grad``."""
         if gradient is None and inputs is None and not create_graph and \
-                (self._grad_fn is not None or self._requires_grad):
+                (self._requires_grad or self._sync_grad_fn() is not None):
             d = self._data
             if d.size == 1 and d.dtype.kind == "f":
                 # PERF: a scalar loss, the common case, skips autograd.backward's argument
@@ -459,13 +472,13 @@ class Tensor:
         return (_rebuild, (self._data, self.requires_grad))
 
     def __deepcopy__(self, memo):
-        if self._grad_fn is not None:
+        if not self.is_leaf:
             raise RuntimeError("Only Tensors created explicitly by the user (graph leaves) support "
                                "the deepcopy protocol at the moment.  If you were attempting to "
                                "deepcopy a module, this may be because of a torch.nn.utils.weight_norm "
                                "usage, see https://github.com/pytorch/pytorch/pull/103001")
         t = _wrap(self._data.copy())
-        t._requires_grad = self._requires_grad
+        t._requires_grad = self.requires_grad  # a view cut before its base required grad too
         if self._grad is not None:
             t._grad = self._grad.__deepcopy__(memo)
         memo[id(self)] = t

@@ -61,7 +61,8 @@ def _make_grads(outputs, grads, create_graph):
 
 def _check_roots(outputs):
     for i, o in enumerate(outputs):
-        if not o.requires_grad:
+        # NOTE: a view cut before its base required grad requires grad but has no edge to run
+        if not o.requires_grad or not o._requires_grad and o._sync_grad_fn() is None:
             raise RuntimeError(f"element {i} of tensors does not require grad and does not have a "
                                "grad_fn")
 

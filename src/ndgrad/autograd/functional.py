@@ -234,7 +234,7 @@ def _split_rows(t, numels):
     return out
 
 
-def _jacfwd(func, inputs, strict, vectorize):
+def _jacfwd(func, inputs, strict, vectorize, double_back=False):
     from .. import func as F
     from .._vmap import movedim
     if strict:
@@ -250,7 +250,12 @@ def _jacfwd(func, inputs, strict, vectorize):
     info = []
 
     def push(*tans):
-        out, jv = jvp(func, inputs, tuple(t.reshape(i.shape) for t, i in zip(tans, inputs)))
+        # NOTE: forward AD, as PyTorch's: the double backward trick would also need the
+        # derivatives of the backward formulas, which some ops lack (hardsigmoid's). Forward
+        # over reverse (hessian's `double_back`) takes the trick: forward AD does not reach
+        # through a reverse pass under vmap here.
+        tans = tuple(t.reshape(i.shape) for t, i in zip(tans, inputs))
+        out, jv = (jvp if double_back else F.jvp)(func, tuple(inputs), tans)
         is_tuple, outs = _as_tuple(out, "outputs")
         info[:] = [is_tuple, outs]
         return _as_tuple(jv)
@@ -384,8 +389,11 @@ def hessian(func: Callable, inputs, create_graph: bool = False, strict: bool = F
         jac = jacobian(ensure_single_output_function, inp, create_graph=True)
         _check_requires_grad(jac, "jacobian", strict=strict)
         return jac
-    res = jacobian(jac_func, inputs, create_graph=create_graph, strict=strict, vectorize=vectorize,
-                   strategy=outer_jacobian_strategy)
+    if outer_jacobian_strategy == "forward-mode" and not create_graph:
+        res = _jacfwd(jac_func, inputs, strict, vectorize, double_back=True)
+    else:
+        res = jacobian(jac_func, inputs, create_graph=create_graph, strict=strict,
+                       vectorize=vectorize, strategy=outer_jacobian_strategy)
     return _tuple_postprocess(res, (is_inputs_tuple, is_inputs_tuple))
 
 
