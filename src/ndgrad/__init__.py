@@ -5,6 +5,17 @@ This module only gathers the public names; see ``_tensor`` (the Tensor), ``_ops`
 """
 from __future__ import annotations
 
+import warnings as _warnings
+
+# NOTE: PyTorch computes inf and nan silently (log(0), exp(1000), 0/0, their gradients); NumPy
+# warns on each ("divide by zero encountered in log"). Those warnings are attributed to the
+# line that called NumPy, here always a module of ndgrad, so this filter hides exactly them: a
+# user's own NumPy code keeps its warnings, and ndgrad's hot path pays nothing (an np.errstate
+# per op would). ndgrad's own warnings are UserWarnings and are not affected. An import inside a
+# `warnings.catch_warnings()` block (pytest collects tests in one) loses the filter with the
+# block's other filters when the block ends.
+_warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ndgrad(\.|$)")
+
 from ._dtypes import (bool_ as bool, complex64, complex128, dtype, float16, float32, float64,
                       get_default_dtype, int8, int16, int32, int64, promote_types,
                       set_default_dtype, uint8)
