@@ -712,6 +712,23 @@ def test_float32_atan2_kernel_and_hypot(name, exact_fn):
     np.testing.assert_array_equal(np.signbit(got[~np.isnan(got)]), np.signbit(want[~np.isnan(got)]))
 
 
+def test_float32_hypot_kernel_is_numpys_bit_for_bit():
+    """float64 squares and sum, one rounding to float32: NumPy's float32 hypot (glibc's hypotf)
+    bit for bit, overflow to inf and inf beside nan included."""
+    rng = np.random.default_rng(3)
+    a, b = _mixed32(rng, 300_000), _mixed32(rng, 300_000)
+    big = np.float32([3e38, -2.5e38, np.inf, -np.inf, np.nan, 1e-45, 0.0, -0.0])
+    a = np.concatenate([a, np.repeat(big, big.size)])
+    b = np.concatenate([b, np.tile(big, big.size)])
+    got = ndgrad.hypot(ndgrad.tensor(a), ndgrad.tensor(b)).numpy()
+    with np.errstate(over="ignore"):
+        _same_bits(got, np.hypot(a, b))
+    # NOTE: PyTorch's float32 hypot is off by an ulp for some inputs near or below float32's
+    # smallest normal number; NumPy's is not
+    away = (np.abs(a) > 1e-30) & (np.abs(b) > 1e-30)
+    _same_bits(got[away], torch.hypot(torch.from_numpy(a), torch.from_numpy(b)).numpy()[away])
+
+
 def _remainder_exact(a, b):
     """PyTorch's formula on an exact fmod (NumPy's float32 fmod is exact)."""
     with np.errstate(all="ignore"):
@@ -746,6 +763,36 @@ def test_float32_remainder_kernel_is_exact():
     ok = ~np.isnan(want) | np.isnan(got)
     assert ok.mean() > 0.9
     _same_bits(got[ok], want[ok])
+
+
+def test_float32_remainder_near_integer_quotients():
+    """a one float32 step beside n * b, n up to and past 2^28: there the float64 quotient a / b
+    is nearest to an integer, and a floor of a rounded quotient one too large would flip the
+    remainder's sign; PyTorch's own float32 fmod is the oracle, as C's exact fmod is."""
+    rng = np.random.default_rng(7)
+    n = np.concatenate([rng.integers(1, 2 ** 12, 60_000), rng.integers(2 ** 20, 2 ** 29, 60_000),
+                        2 ** 28 + rng.integers(-3, 3, 1_000)]).astype(np.float64)
+    b = (rng.uniform(0.5, 1, n.size) * 2.0 ** rng.integers(-60, 60, n.size)).astype(np.float32)
+    b *= rng.choice(np.float32([-1, 1]), n.size)
+    a = (n * b * rng.choice([-1.0, 1.0], n.size)).astype(np.float32)
+    a = np.concatenate([a, np.nextafter(a, np.float32(np.inf)), np.nextafter(a, -np.inf)])
+    b = np.tile(b, 3)
+    got = ndgrad.remainder(ndgrad.tensor(a), ndgrad.tensor(b)).numpy()
+    _same_bits(got, _remainder_exact(a, b))
+    want = torch.remainder(torch.from_numpy(a), torch.from_numpy(b)).numpy()
+    ok = ~np.isnan(want)  # see test_float32_remainder_kernel_is_exact
+    assert ok.mean() > 0.9
+    _same_bits(got[ok], want[ok])
+    for other in (0.7, -0.7, 3.0):  # a number: one float64 row for the whole block
+        x = np.float32(other) * np.arange(-2 ** 20, 2 ** 20, 97, dtype=np.float32)
+        x = np.concatenate([x, np.nextafter(x, np.float32(np.inf)), np.nextafter(x, -np.inf)])
+        _same_bits(ndgrad.remainder(ndgrad.tensor(x), other).numpy(),
+                   torch.remainder(torch.from_numpy(x), other).numpy())
+        # a small block keeps its shape: the number, and a row, broadcast along its first axis
+        small, row = x[-60:].reshape(3, 4, 5), np.float32(other) * np.arange(1, 6, dtype=np.float32)
+        for b in (ndgrad.tensor(other), ndgrad.tensor(row)):
+            want = torch.remainder(torch.from_numpy(small), torch.from_numpy(b.numpy()))
+            _same_bits(ndgrad.remainder(ndgrad.tensor(small), b).numpy(), want.numpy())
 
 
 def test_float32_remainder_kernel_scalars_and_broadcast():

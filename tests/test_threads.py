@@ -40,6 +40,9 @@ OPS = {
     "atan2": (lambda t, x, y: t.atan2(x, y), "any"),
     "logaddexp": (lambda t, x, y: t.logaddexp(x, y), "any"),
     "remainder": (lambda t, x, y: t.remainder(x, y), "any"),
+    "remainder(0.7)": (lambda t, x, y: t.remainder(x, 0.7), "any"),
+    # NOTE: no eps: with one, PyTorch's gradient at nan is 0 in its vector loop, nan in its tail
+    "logit": (lambda t, x, y: t.logit(x), "unit"),
     "gelu": (lambda t, x, y: t.nn.functional.gelu(x), "any"),
     "gelu(tanh)": (lambda t, x, y: t.nn.functional.gelu(x, approximate="tanh"), "any"),
     "softplus": (lambda t, x, y: t.nn.functional.softplus(x), "any"),
@@ -56,7 +59,7 @@ OPS = {
 ROWS = 521
 N = ROWS * 1019  # odd, and not a multiple of any block: the cut and the last block are ragged
 DOUBLES = ("log2", "pow", "erf", "expm1", "log1p", "asinh", "atanh", "atan", "atan2", "logaddexp",
-           "tan", "gelu", "softplus", "softmax")
+           "tan", "gelu", "softplus", "softmax", "logit")
 SINGLES = ("expm1", "log1p", "asinh", "atanh")  # float32 kernels kept on one thread
 
 

@@ -2,9 +2,12 @@
 forward to them. Argument handling lives here; the math lives in the op table (``_ops``)."""
 from __future__ import annotations
 
+import types
+
 import numpy as np
 
 from . import _dtypes
+from . import _out
 from . import _ops as O
 from ._dtypes import to_dtype
 from ._ops import apply, binary, inplace, rbinary, unary
@@ -40,6 +43,8 @@ def add(input, other, *, alpha=1, out=None) -> Tensor:
     >>> ndgrad.add(ndgrad.tensor([1., 2.]), 1)
     tensor([2., 3.])
     """
+    if out is not None:
+        return _out.into("add", out, (input, other), lambda: add(input, other, alpha=alpha))
     if not isinstance(input, Tensor):
         input, other = other, input  # add is symmetric; keep a tensor first
         if alpha != 1:
@@ -53,9 +58,21 @@ def ndgrad_tensor(x):
     return x if isinstance(x, Tensor) else _wrap(np.asarray(x))
 
 
+def _is_bool(x) -> bool:
+    """Whether an operand is a bool tensor or a bool number (which PyTorch wraps as one)."""
+    return x.dtype is _dtypes.bool_ if isinstance(x, Tensor) else isinstance(x, (bool, np.bool_))
+
+
 def sub(input, other, *, alpha=1, out=None) -> Tensor:
     """``input - alpha * other``."""
-    if input.dtype is _dtypes.bool_ if isinstance(input, Tensor) else False:
+    if out is not None:
+        return _out.into("sub", out, (input, other), lambda: sub(input, other, alpha=alpha))
+    # PERF: tensors are checked inline, as fast as the input-only check this replaced
+    if (input._data.dtype.kind == "b" if type(input) is Tensor else _is_bool(input)) or (
+            other._data.dtype.kind == "b" if type(other) is Tensor else _is_bool(other)):
+        if _is_bool(input) and _is_bool(other):
+            raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                               "supported. Use the `^` or `logical_xor()` operator instead.")
         raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
                            "If you are trying to invert a mask, use the `~` or `logical_not()` "
                            "operator instead.")
@@ -69,13 +86,17 @@ def sub(input, other, *, alpha=1, out=None) -> Tensor:
 
 def rsub(input, other, *, alpha=1) -> Tensor:
     """``other - alpha * input``."""
-    if alpha != 1:
-        return add(-input * alpha, other) if not isinstance(other, Tensor) else sub(other, input, alpha=alpha)
-    return apply(O.RSUB, input, other)
+    if isinstance(other, Tensor):
+        return apply(O.RSUB_TENSOR, input, other) if alpha == 1 else \
+            apply(O.RSUB_TENSOR_ALPHA, input, other, attrs=(alpha,))
+    return apply(O.RSUB, input, other) if alpha == 1 else \
+        apply(O.RSUB_ALPHA, input, other, attrs=(alpha,))
 
 
 def mul(input, other, *, out=None) -> Tensor:
     """``input * other``."""
+    if out is not None:
+        return _out.into("mul", out, (input, other), lambda: mul(input, other))
     if not isinstance(input, Tensor):
         input, other = other, input
     return binary(O.MUL, input, other)
@@ -83,10 +104,15 @@ def mul(input, other, *, out=None) -> Tensor:
 
 def div(input, other, *, rounding_mode=None, out=None) -> Tensor:
     """``input / other`` (true division; integers give the default float dtype)."""
+    if out is not None:
+        return _out.into("div", out, (input, other),
+                         lambda: div(input, other, rounding_mode=rounding_mode))
     if rounding_mode is not None:
         if rounding_mode not in ("floor", "trunc"):
             raise RuntimeError("div expected rounding_mode to be one of None, 'trunc', or 'floor' "
                                f"but found '{rounding_mode}'")
+        if _is_bool(input) and _is_bool(other):
+            raise NotImplementedError(f'"div_{rounding_mode}_cpu" not implemented for \'Bool\'')
         return apply(O.DIV_MODE, input, other, attrs=(rounding_mode,))
     if not isinstance(input, Tensor):
         return mul(reciprocal(other), input)
@@ -273,14 +299,37 @@ T.__iadd__ = lambda self, other: inplace(O.ADD, self, other)
 T.__isub__ = lambda self, other: inplace(O.SUB, self, other)
 T.__imul__ = lambda self, other: inplace(O.MUL, self, other)
 T.__itruediv__ = lambda self, other: inplace(O.DIV, self, other)
-T.add = add
-T.sub = sub
-T.subtract = sub
-T.mul = mul
-T.multiply = mul
-T.div = div
-T.divide = div
-T.true_divide = div
+
+
+# NOTE: the methods take no out= (as in PyTorch): Python's TypeError names them.
+def _add_method(self, other, *, alpha=1):
+    return binary(O.ADD, self, other) if alpha == 1 else add(self, other, alpha=alpha)
+
+
+def _sub_method(self, other, *, alpha=1):
+    return sub(self, other, alpha=alpha)
+
+
+def _mul_method(self, other):
+    return binary(O.MUL, self, other)
+
+
+def _div_method(self, other, *, rounding_mode=None):
+    return div(self, other, rounding_mode=rounding_mode)
+
+
+def _named(f, name):
+    """``f`` under another name, the one Python's argument errors show."""
+    g = types.FunctionType(f.__code__, f.__globals__, name, f.__defaults__, f.__closure__)
+    g.__kwdefaults__, g.__qualname__ = f.__kwdefaults__, name
+    return g
+
+
+for _method, _names in ((_add_method, ("add",)), (_sub_method, ("sub", "subtract")),
+                        (_mul_method, ("mul", "multiply")),
+                        (_div_method, ("div", "divide", "true_divide"))):
+    for _name in _names:
+        setattr(T, _name, _named(_method, _name))
 T.neg = neg
 T.negative = neg
 T.reciprocal = reciprocal

@@ -6,8 +6,10 @@ import warnings
 import numpy as np
 
 from . import _dtypes
+from . import _out
 from ._dtypes import FROM_NUMPY, get_default_dtype, to_dtype
 from ._tensor import Tensor, _wrap
+from .autograd.grad_mode import state
 
 _rng = np.random.default_rng()
 
@@ -145,18 +147,84 @@ def _size(size, fn: str = "zeros") -> tuple:
 
 def zeros(*size, dtype=None, device=None, requires_grad: bool = False, out=None) -> Tensor:
     """A tensor of zeros. ``ndgrad.zeros(2, 3)`` or ``ndgrad.zeros((2, 3))``."""
+    if out is not None:
+        return _filled_out("zeros", out, _size(size), 0, dtype, requires_grad)
     return _finish(np.zeros(_size(size), _np_dtype(dtype, get_default_dtype())), requires_grad)
 
 
 def ones(*size, dtype=None, device=None, requires_grad: bool = False, out=None) -> Tensor:
     """A tensor of ones."""
+    if out is not None:
+        return _filled_out("ones", out, _size(size, "ones"), 1, dtype, requires_grad)
     return _finish(np.ones(_size(size, "ones"), _np_dtype(dtype, get_default_dtype())), requires_grad)
 
 
 def empty(*size, dtype=None, device=None, requires_grad: bool = False, out=None,
           memory_format=None) -> Tensor:
-    """An uninitialized tensor (zero-filled here, which is one valid uninitialized value)."""
+    """An uninitialized tensor (zero-filled here, which is one valid uninitialized value); with
+    ``out``, that tensor resized (its elements kept, as PyTorch keeps its storage's)."""
+    if out is not None:
+        _out_dtype("empty", out, dtype)
+        if out.requires_grad:
+            raise RuntimeError("cannot resize variables that require grad")
+        if _out.resize_out(out, _size(size), warn=False):
+            out._vc[0] += 1
+        return _out_requires_grad(out, requires_grad)
     return zeros(*size, dtype=dtype, requires_grad=requires_grad)
+
+
+def _out_dtype(name: str, out, dtype) -> None:
+    """A factory's out=: a tensor, whose dtype the factory's ``dtype`` (if given) must equal."""
+    _out.check_tensor(name, out)
+    if dtype is not None and to_dtype(dtype) is not out.dtype:
+        raise RuntimeError(f"dtype {to_dtype(dtype)._legacy} does not match dtype of out parameter "
+                           f"({out.dtype._legacy})")
+
+
+def _out_requires_grad(out: Tensor, requires_grad: bool) -> Tensor:
+    """``out`` given the factory's ``requires_grad``, as PyTorch sets it: a leaf takes the flag
+    (False too), a tensor of a graph keeps requiring grad."""
+    if requires_grad and out.dtype.np.kind not in "fc":
+        raise RuntimeError("Only Tensors of floating point and complex dtype can require gradients")
+    if out.is_leaf:
+        out.requires_grad_(bool(requires_grad))
+    return out
+
+
+def _filled_out(name: str, out, shape: tuple, value, dtype, requires_grad: bool) -> Tensor:
+    """zeros/ones written into ``out``: resized without PyTorch's deprecation warning (the
+    factories resize as resize_ does), filled, its version bumped once. A leaf that requires
+    grad is refused; a tensor made by a differentiable op takes the fill as an in-place op that
+    PyTorch records but cannot differentiate."""
+    _out_dtype(name, out, dtype)
+    if state.enabled and out.requires_grad:
+        if (out if out._base is None else out._base).is_leaf:  # a leaf, or a view of one
+            raise RuntimeError(_out.ERR_OUT_GRAD.format(f"aten::{name}"))
+        _out.resize_out(out, shape, warn=False)
+        from ._ops import inplace
+        inplace(_fill_not_implemented(name), out, attrs=(value,))
+    else:
+        _out.resize_out(out, shape, warn=False)
+        out._data[...] = value
+        out._vc[0] += 1
+    return _out_requires_grad(out, requires_grad)
+
+
+_FILL_OPS = {}
+
+
+def _fill_not_implemented(name: str):
+    """The in-place fill of zeros/ones into a tensor of a graph: a NotImplemented node."""
+    if name not in _FILL_OPS:
+        from ._ops import defop, show_edges
+
+        def rule(g):
+            raise RuntimeError(f"derivative for aten::{name} is not implemented")
+        op = defop("NotImplemented", "a", lambda a, v: np.full_like(a, v), rule, attrs="value")
+        op.node_cls.name = lambda self: "torch::autograd::NotImplemented"
+        op.no_jvp = f"aten::{name}"
+        _FILL_OPS[name] = show_edges(op)
+    return _FILL_OPS[name]
 
 
 def full(size, fill_value, dtype=None, device=None, requires_grad: bool = False) -> Tensor:

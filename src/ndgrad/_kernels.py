@@ -342,6 +342,22 @@ def zeros(like):
 _ZEROS, _ZERO = {}, {}  # dtype -> a long run of zeros; dtype -> a 0-d zero
 
 
+def filled(like, value):
+    """``value`` in ``like``'s shape and dtype, read-only, for np.maximum and np.minimum (see
+    `zeros`): against a number their loops take 0.5-0.6 ns an element on float32, against an
+    array 0.2. PERF: 1e6 float32, one thread (CPU time, medians, two runs): expm1_32 7.2 ->
+    6.7 ms, logsigmoid fwd 8.6 -> 8.2 ms; the same results."""
+    key = (like.dtype, value)
+    cached = _FILLED.get(key)
+    if cached is None or cached.size < like.size:
+        cached = _FILLED[key] = np.full(max(like.size, 1 << 17), value, like.dtype)
+        cached.flags.writeable = False
+    return cached[:like.size].reshape(like.shape)
+
+
+_FILLED = {}  # (dtype, value) -> a long run of value
+
+
 def horner(t, coef):
     """``coef[0] + coef[1]*t + ... + coef[-1]*t**(n-1)``, with one temporary."""
     y = t * coef[-1]
@@ -451,7 +467,7 @@ log1p32 = _one_thread(_log1p32)
 def expm1_32(x):
     """``expm1`` of a float32 array: x = k ln2 + r, expm1 = 2**k * expm1(r) + (2**k - 1)."""
     with np.errstate(all="ignore"):
-        xc = np.maximum(x, np.float32(-30))  # expm1 rounds to -1 below -17
+        xc = np.maximum(x, filled(x, -30.0))  # expm1 rounds to -1 below -17
         k = xc * np.float32(_INV_LN2)
         np.rint(k, out=k)
         r = k * np.float32(_EXP_HI)
@@ -536,7 +552,6 @@ def logaddexp32(a, b):
 # exact and the final rounding to float32 dominates the error; branches become bit operations on
 # the float64 words. The rare inputs outside a kernel's range go to NumPy's own function.
 
-_SIGN = np.int64(-1 << 63)  # the sign bit of a float64 word
 _ROUND = 6755399441055744.0  # 1.5 * 2^52: y + _ROUND rounds y to an integer, in the low bits
 _BITS_PIO2 = np.float64(np.pi / 2).view(np.int64)
 _BITS_PI = np.float64(np.pi).view(np.int64)
@@ -679,38 +694,54 @@ def atan2_32(y, x):
 
 
 @in_blocks
+def hypot32(a, b):
+    """hypot of float32 ``a`` and ``b``: sqrt(a**2 + b**2) in float64, where the squares are
+    exact, rounded to float32 (glibc's hypotf, so NumPy's float32 hypot, bit for bit); an
+    infinite input gives inf, a nan beside it notwithstanding.
+
+    PERF: 1.7x less CPU time than np.hypot on 1e6 float32 (9.1 -> 5.4 ms, one thread, medians,
+    alternating), whose loop is scalar."""
+    x, y = a.astype(np.float64), b.astype(np.float64)
+    x *= x
+    y *= y
+    x += y
+    np.sqrt(x, out=x)
+    if not x.max() < np.inf:  # nan compares false
+        x[np.isinf(a) | np.isinf(b)] = np.inf
+    return x.astype(np.float32)
+
+
+@in_blocks
 def remainder32(a, b):
     """PyTorch's float remainder of float32 ``a`` and ``b``: fmod(a, b), plus b where that is not
-    zero and its sign is not b's; computed as a - floor(a / b) * b in float64.
+    zero and its sign is not b's; computed as a - floor(a / b) * b in float64, which has b's sign.
 
-    The rounding of a / b can make the floor one too large; the remainder then has the wrong
-    sign and the same fix-up corrects it. For |a / b| < 2^28 each step is exact (all values are
-    multiples of b's last bit, within 53 bits); larger quotients, b = 0, infinities and nan take
-    np.fmod. PERF: 2x faster than np.fmod on float32, with the same results bit for bit."""
-    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    For |a / b| < 2^28 each step is exact: a / b is at least 2^-24 of itself away from an integer
+    it is not (a and b have 24 bits), and float64 rounds it by less than 2^-25 of itself, so the
+    floor is the exact quotient's; the product and the difference are multiples of the last bit
+    of a or b, within 53 bits. The zeros take a's sign, as fmod's. Larger quotients, b = 0,
+    infinities and nan take np.fmod and PyTorch's fix-up. PERF: 4x faster than np.fmod on 1e6
+    float32, with the same results bit for bit, and 2.3x less CPU time (13.5 -> 5.9 ms, one
+    thread, medians, alternating, two runs) than the same formula followed by a sign fix-up in
+    int64 bit masks, which the exact floor makes needless."""
+    a64 = a.astype(np.float64)
+    # NOTE: b broadcast along the first axis (a number: stride 0) stays one row: a pass fewer
+    b64 = b[:1].astype(np.float64) if b.strides[0] == 0 else b.astype(np.float64)
     q = np.divide(a64, b64)
     np.floor(q, out=q)
-    big = np.max(np.abs(q))
+    ok = -2.0 ** 28 < q.min() and q.max() < 2.0 ** 28  # nan compares false
     q *= b64
     r = np.subtract(a64, q, out=q)
-    if not (big < 2.0 ** 28 and r.max() == r.max()):  # r is nan where b is infinite
+    if not (ok and r.max() == r.max()):  # r is nan where b is infinite
         sel = ~(np.abs(np.floor(a64 / b64)) < 2.0 ** 28) | np.isnan(r)
-        r[sel] = np.fmod(a[sel], b[sel])
-    rw = _words(r)
-    nonzero = np.bitwise_and(rw, ~_SIGN)
-    nonzero -= 1
-    np.right_shift(nonzero, 63, out=nonzero)
-    np.invert(nonzero, out=nonzero)  # all ones where r != 0
-    fix = np.bitwise_xor(rw, _words(b64))
-    _sign_mask(fix.view(np.float64))  # all ones where the signs of r and b differ
-    fix &= nonzero
-    bw = _words(b64)
-    bw &= fix
-    r += b64  # b where fixed, else +0.0
-    np.invert(nonzero, out=nonzero)  # all ones where r is zero: fmod's zero has a's sign
-    nonzero &= _words(a64)
-    nonzero &= _SIGN
-    rw |= nonzero
+        sa, sb = a[sel], np.broadcast_to(b, a.shape)[sel]
+        m = np.fmod(sa, sb)
+        fix = (m != 0) & ((m < 0) != (sb < 0))
+        m[fix] += sb[fix]
+        r[sel] = m
+    zero = r == 0
+    if zero.any():
+        r[zero] = np.copysign(0.0, a64[zero])
     return r.astype(np.float32)
 
 

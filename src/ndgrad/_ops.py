@@ -123,6 +123,22 @@ def defop(name, inputs, fwd, *rules, attrs="", dtype="promote", nout=1) -> Op:
     return Op(name, inputs, fwd, rules, attrs, dtype, nout)
 
 
+def show_edges(op: Op, inputs: tuple | None = None) -> Op:
+    """``op``'s nodes list in ``next_functions`` only the edges PyTorch's node has: those of
+    ``inputs`` (the positions of PyTorch's tensor arguments: a number it takes as a Scalar has no
+    edge), or with None those of the inputs that require grad (PyTorch's NotImplemented nodes
+    collect their edges so). The engine still walks every edge."""
+    if inputs is None:
+        def edges(node):
+            return tuple(e for e in Node.next_functions.fget(node) if e[0] is not None)
+    else:
+        def edges(node):
+            shown = Node.next_functions.fget(node)
+            return tuple(shown[i] for i in inputs)
+    op.node_cls.next_functions = property(edges)
+    return op
+
+
 class _SavedOut:
     """An op's own result, kept without a reference to its tensor (which would make a cycle)."""
 
@@ -1110,7 +1126,15 @@ ADD_ALPHA = defop("AddBackward0", "a b", lambda a, b, alpha: a + alpha * b,
                   lambda g: g, lambda g, alpha: g * alpha, attrs="alpha")
 SUB_ALPHA = defop("SubBackward0", "a b", lambda a, b, alpha: a - alpha * b,
                   lambda g: g, lambda g, alpha: -g * alpha, attrs="alpha")
-RSUB = defop("RsubBackward1", "a other", lambda a, other: other - a, lambda g: -g, lambda g: g)
+# NOTE: RsubBackward1 is rsub with a number (which has no edge), RsubBackward0 with a tensor.
+RSUB = show_edges(defop("RsubBackward1", "a other", lambda a, other: other - a,
+                        lambda g: -g, lambda g: g), (0,))
+RSUB_ALPHA = show_edges(defop("RsubBackward1", "a other", lambda a, other, alpha: other - alpha * a,
+                              lambda g, alpha: -g * alpha, lambda g: g, attrs="alpha"), (0,))
+RSUB_TENSOR = defop("RsubBackward0", "a other", lambda a, other: other - a,
+                    lambda g: -g, lambda g: g)
+RSUB_TENSOR_ALPHA = defop("RsubBackward0", "a other", lambda a, other, alpha: other - alpha * a,
+                          lambda g, alpha: -g * alpha, lambda g: g, attrs="alpha")
 MUL = defop("MulBackward0", "a b", np.multiply,
             lambda g, b: g * b,
             lambda g, a: g * a)
@@ -1155,7 +1179,7 @@ def _pow_scalar(a, exponent):
     return np.power(a, exponent)
 
 
-POW = defop("PowBackward0", "a exponent", _pow_scalar, _pow_scalar_rule, None)
+POW = show_edges(defop("PowBackward0", "a exponent", _pow_scalar, _pow_scalar_rule, None), (0,))
 POW_TENSOR = defop(
     "PowBackward1", "a b", in_halves(np.power),  # PERF: two threads: fwd 1.5-1.9x on 1e6 floats
     lambda xp, g, a, b: xp.where(b == 0, 0.0, g * b * a ** xp.where(b == 0, 1.0, b - 1)),
@@ -1163,6 +1187,7 @@ POW_TENSOR = defop(
 RPOW = defop("PowBackward2", "base b", np.power, None,
              lambda xp, g, out, base, b: g * out * math.log(base) if base > 0 else
              xp.where(b >= 0, 0.0, g * out * (-math.inf if base == 0 else math.nan)))
+show_edges(RPOW, (1,))
 
 # -- elementwise math ------------------------------------------------------------------------
 ABS = defop("AbsBackward0", "a", np.abs, lambda xp, g, a: g * xp.sign(a), dtype="keep")
@@ -1171,7 +1196,20 @@ LOG = defop("LogBackward0", "a", np.log, lambda g, a: g / a, dtype="float")
 SQRT = defop("SqrtBackward0", "a", np.sqrt, lambda g, out: g / (2 * out), dtype="float")
 SIN = defop("SinBackward0", "a", np.sin, lambda xp, g, a: g * xp.cos(a), dtype="float")
 COS = defop("CosBackward0", "a", np.cos, lambda xp, g, a: g * -xp.sin(a), dtype="float")
-TANH = defop("TanhBackward0", "a", np.tanh, lambda g, out: g * (1 - out * out), dtype="float")
+
+
+def _tanh_rule(xp, g, out):
+    if xp is NX:
+        return g * (1 - out * out)
+    return apply(TANH_BACKWARD, g, out)
+
+
+TANH = defop("TanhBackward0", "a", np.tanh, _tanh_rule, dtype="float")
+# NOTE: with create_graph=True the gradients of tanh and sigmoid are one node each, as in
+# PyTorch (tanh_backward(grad, result), sigmoid_backward(grad, result)), with PyTorch's formulas
+# for their own gradients.
+TANH_BACKWARD = defop("TanhBackwardBackward0", "grad y", lambda grad, y: _tanh_rule(NX, grad, y),
+                      lambda xp, g, y: _tanh_rule(xp, g, y), lambda g, grad, y: -2 * y * grad * g)
 def _sigmoid(a):
     # NOTE: PyTorch's 1 / (1 + exp(-a)): exp overflowing to inf gives 0, so -1000 stays finite.
     with np.errstate(over="ignore"):
@@ -1220,10 +1258,14 @@ def _sigmoid_rule(xp, g, out):
         if g.dtype == out.dtype and g.dtype.char in "fd" and g.size > 4096:
             return _sigmoid_backward_into(g, out)
         return _sigmoid_backward_blocks(g, out)
-    return g * (out * (1 - out))
+    return apply(SIGMOID_BACKWARD, g, out)
 
 
 SIGMOID = defop("SigmoidBackward0", "a", _sigmoid, _sigmoid_rule, dtype="float")
+SIGMOID_BACKWARD = defop("SigmoidBackwardBackward0", "grad y",
+                         lambda grad, y: _sigmoid_rule(NX, grad, y),
+                         lambda xp, g, y: _sigmoid_rule(xp, g, y),
+                         lambda g, grad, y: g * grad * (1 - 2 * y))
 def _relu_backward_kernel(out, g, result):
     _kernels.keep(out, g, result <= 0, False)
 
@@ -1260,6 +1302,7 @@ SIGN = defop("SignBackward0", "a", np.sign, lambda g: g * 0, dtype="keep")
 WHERE = defop("WhereBackward0", "cond a b", np.where, None,
               lambda xp, g, cond: xp.where(cond, g, 0.0),
               lambda xp, g, cond: xp.where(cond, 0.0, g))
+show_edges(WHERE, (1, 2))  # the condition has no edge
 
 # -- reductions ------------------------------------------------------------------------------
 SUM = defop("SumBackward0", "a", lambda a, dtype=None: np.add.reduce(a, axis=None, dtype=dtype),
@@ -1367,7 +1410,7 @@ INDEX_ACC = defop("IndexPutImplBackward0", "g", _index_acc_fwd,
 INDEX_PUT = defop("IndexPutBackward0", "a v", _index_put_fwd,
                   lambda xp, g, key: g * xp.asarray(_zero_at(g.shape, key)),
                   lambda g, key: g[key], attrs="key", dtype="keep")
-DIV_MODE = defop("DivBackward3", "a b",
+DIV_MODE = defop("DivBackward2", "a b",
                  lambda a, b, mode: np.floor_divide(a, b) if mode == "floor" else
                  (np.trunc(a / b).astype(np.result_type(a, b)) if np.result_type(a, b).kind == "f"
                   else np.fix(np.true_divide(a, b)).astype(np.result_type(a, b))),

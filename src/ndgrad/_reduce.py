@@ -3,7 +3,6 @@ argmax/argmin, var/std, logsumexp, cumsum/cumprod, all/any/count_nonzero, median
 from __future__ import annotations
 
 import builtins
-import math
 import warnings
 
 import numpy as np
@@ -12,8 +11,9 @@ from . import _dtypes
 from . import _ops as O
 from . import return_types
 from ._ops import NX, TX, apply, defop, expand_back, kept_shape
+from ._out import ERR_RESULT_CAST, into_one as _into_one, refuse_grad as _refuse_grad
+from ._out import tp_name as _tp_name, write_out as _write_out
 from ._tensor import Tensor, _c10_name, _wrap, _wrap_dim
-from .autograd.grad_mode import state
 
 __all__ = ["prod", "max", "min", "amax", "amin", "argmax", "argmin", "var", "std", "var_mean",
            "std_mean", "logsumexp", "cumsum", "cumprod", "all", "any", "count_nonzero", "median",
@@ -636,15 +636,6 @@ def prod(input: Tensor, dim: int | None = None, keepdim: bool = False, *, dtype=
 
 
 # -- out=: the (values, indices) of max, min, median, sort and topk written into given tensors --
-ERR_OUT_GRAD = ("{}(): functions with out=... arguments don't support automatic differentiation, "
-                "but one of the arguments requires grad.")
-WARN_RESIZED = (
-    "An output with one or more elements was resized since it had shape {}, which does not match "
-    "the required output shape {}. This behavior is deprecated, and in a future PyTorch release "
-    "outputs will not be resized unless they have zero elements. You can explicitly reuse an out "
-    "tensor t by resizing it, inplace, to zero elements with t.resize_(0).")
-
-
 def _out_pair(name: str, out, argnum: int) -> tuple:
     """``out`` checked as PyTorch's argument parser checks it: a tuple (or list) of two tensors."""
     if not isinstance(out, (tuple, list)):
@@ -677,43 +668,6 @@ def _check_out_dtypes(name: str, outs, results, input: Tensor) -> None:
                                f"{_c10_name(o._data.dtype)} instead")
 
 
-def _write_out(o: Tensor, r: np.ndarray) -> None:
-    """``r`` copied into ``o``, which is resized first if its shape differs."""
-    if o._data.shape != r.shape:
-        if o._data.size:
-            warnings.warn(WARN_RESIZED.format(list(o._data.shape), list(r.shape)), UserWarning,
-                          stacklevel=4)
-        if o._base is not None:
-            _resize_view(o, r.shape)
-        else:
-            o._data = np.empty(r.shape, o._data.dtype)  # NOTE: views cut before keep the old array
-    np.copyto(o._data, r, casting="unsafe")  # NOTE: the callers checked that the dtypes cast
-    o._vc[0] += 1
-
-
-def _resize_view(v: Tensor, shape: tuple) -> None:
-    """Resize a view as PyTorch does: contiguous, from the same place in its base's storage, so
-    the base sees what is written. PyTorch grows the storage when the view runs past its end;
-    a NumPy array cannot grow, so that raises here."""
-    root = v._base
-    storage = root._data
-    n = math.prod(shape)
-    start = (v._data.__array_interface__["data"][0] - storage.__array_interface__["data"][0]) \
-        // storage.itemsize
-    if not storage.flags.c_contiguous or start + n > storage.size:
-        why = "is not contiguous" if start + n <= storage.size else "ends before the result does"
-        raise RuntimeError(f"a view of shape {list(v._data.shape)} cannot be resized to "
-                           f"{list(shape)} as an out= tensor: its base's storage {why}; pass a "
-                           "tensor of the result's shape, or one that is not a view")
-    v._data = storage.reshape(-1)[start:start + n].reshape(shape)
-    # NOTE: the base's flat positions: a view function that reads them copies, so writes through
-    # the view (and its own views) go by position (see _ops.view_fn_now).
-    pos = np.arange(start, start + n).reshape(shape)
-    v._view_fn = lambda x: x.reshape(-1)[pos]
-    v._view_exact = False
-    v._layout = root.__dict__.get("_restrided", 0)
-
-
 def _into(name: str, out, argnum: int, input: Tensor, compute, cls):
     """``compute()``'s (values, indices) written into the two tensors of ``out``, with PyTorch's
     checks in its order: out= refuses autograd, then the op checks its arguments, then the
@@ -725,24 +679,6 @@ def _into(name: str, out, argnum: int, input: Tensor, compute, cls):
     for o, r in zip(outs, results):
         _write_out(o, r)
     return cls(outs)
-
-
-def _refuse_grad(name: str, inputs, outs) -> None:
-    if state.enabled and builtins.any(t.requires_grad for t in inputs + tuple(outs)):
-        raise RuntimeError(ERR_OUT_GRAD.format(name))
-
-
-def _into_one(name: str, out: Tensor, inputs, compute, cast_error: str) -> Tensor:
-    """``compute()`` written into ``out``, as `_into` does for one tensor: the result's dtype
-    need only cast to ``out``'s (PyTorch's canCast: never to a lower kind, bool < integer <
-    floating < complex)."""
-    _refuse_grad(name, inputs, (out,))
-    r = compute()._data
-    have = _dtypes.FROM_NUMPY[r.dtype]
-    if _dtypes.category(have) > _dtypes.category(out.dtype):
-        raise RuntimeError(cast_error.format(have._legacy, out.dtype._legacy))
-    _write_out(out, r)
-    return out
 
 
 def _minmax(name, input, dim, keepdim, other):
@@ -803,7 +739,6 @@ def _min_method(self: Tensor, dim=None, keepdim: bool = False, *, other=None, **
 ERR_CAN_CAST = ("Expected canCast( typeMetaToScalarType(self.dtype()), typeMetaToScalarType("
                 "out.dtype())) to be true, but got false.  (Could this error message be improved?  "
                 "If so, please report an enhancement request to PyTorch.)")
-ERR_RESULT_CAST = "result type {} can't be cast to the desired output type {}"
 _MINMAX_SIGNATURES = (" * (Tensor input, *, Tensor out = None)\n{}"
                       " * (Tensor input, Tensor other, *, Tensor out = None)\n"
                       " * (Tensor input, int dim, bool keepdim = False, *, tuple of Tensors out = "
@@ -823,7 +758,7 @@ def _minmax_out(name, input, dim, keepdim, other, out):
                                                       "keywords were incorrect: out\n"))
         fn = "maximum" if name == "max" else "minimum"
         return _into_one(fn, out, (input, other), lambda: _minmax(name, input, None, False, other),
-                         ERR_RESULT_CAST)
+                         ERR_RESULT_CAST, True)
     if dim is None:
         if not isinstance(out, Tensor):
             raise TypeError(f"{name}() received an invalid combination of arguments - got (Tensor, "
@@ -1097,12 +1032,6 @@ def _fits(kind: str, v) -> bool:
     if kind == "Tensor":
         return isinstance(v, Tensor)
     return isinstance(v, (tuple, list))
-
-
-def _tp_name(v) -> str:
-    """The name PyTorch's messages give a value's type (C's tp_name: numpy.int64, Tensor)."""
-    cls = type(v)
-    return f"numpy.{cls.__name__}" if cls.__module__ == "numpy" else cls.__name__
 
 
 _MISSING = object()

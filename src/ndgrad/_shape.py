@@ -253,7 +253,7 @@ def _scatter_reduce_op(name: str, inputs: str):
                dtype="keep")
     op.node_cls.name = lambda self: "torch::autograd::NotImplemented"
     op.no_jvp = f"aten::{name}"
-    return op
+    return O.show_edges(op)  # the edges of the inputs that require grad only
 
 
 SCATTER_REDUCE_OPS = {(name, inputs): _scatter_reduce_op(name, inputs)

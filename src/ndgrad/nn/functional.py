@@ -344,7 +344,7 @@ def _softplus_backward_kernel(g, a, beta, threshold, out=None):
 def _logsigmoid_kernel(a):
     a = _working(a)
     r = _log1p_unit(_exp_neg_abs(a))
-    np.subtract(np.minimum(a, 0), r, out=r)
+    np.subtract(np.minimum(a, _zeros(a)), r, out=r)  # PERF: see _kernels.filled
     return r
 
 
@@ -379,7 +379,7 @@ def _mish_parts(a):
 
     NOTE: exp's argument is capped where tanh(softplus(a)) and sigmoid(a) round to 1 (20 in
     float32, 40 in float64), so nothing overflows and +/-1000 stay finite."""
-    e = np.minimum(a, 20.0 if a.dtype.itemsize < 8 else 40.0)
+    e = np.minimum(a, _kernels.filled(a, 20.0 if a.dtype.itemsize < 8 else 40.0))
     np.exp(e, out=e)
     n = e + 2
     n *= e
@@ -507,16 +507,34 @@ def _elu_double_backward(xp, g, grad, x, alpha, scale, input_scale, is_result):
 
 
 def _gelu_rule(xp, g, a, approximate):
+    if xp is not NX:
+        return apply(_GELU_BACKWARD, g, a, attrs=(approximate,))
     if approximate == "tanh":
         return xp.gelu_tanh_backward(g, a)
     return xp.gelu_backward(g, a)
 
 
+def _gelu_double_backward(xp, g, grad, a, approximate):
+    """The second derivative of gelu times ``g * grad`` (PyTorch's gelu_double_backward)."""
+    if approximate == "tanh":
+        # gelu = a/2 (1 + t), t = tanh(K (a + C a^3)): with s = 1 - t^2 and h = K (1 + 3 C a^2),
+        # gelu'' = s h + a/2 s (6 K C a - 2 t h^2)
+        t = xp.tanh(_GELU_K * (a + _GELU_C * a * a * a))
+        s = 1 - t * t
+        h = _GELU_K * (1 + 3 * _GELU_C * a * a)
+        return g * grad * (s * (h + 0.5 * a * (6 * _GELU_K * _GELU_C * a - 2 * t * h * h)))
+    pdf = xp.exp(-0.5 * a * a) * _INV_SQRT_2PI  # gelu'' = 2 pdf - a^2 pdf
+    return g * grad * (pdf * (2 - a * a))
+
+
 def _silu_rule(xp, g, a):
     if xp is NX:
         return _run(_silu_backward_kernel, g, a)
+    # NOTE: PyTorch's graph, grad * s * (1.0 + a * (1.0 - s)) in C++: a number minus a tensor
+    # is SubBackward0 from a constant tensor, a tensor plus a number is AddBackward1.
     s = xp.sigmoid(a)
-    return g * (s * (1 + a * (1 - s)))
+    one_minus_s = _api.sub(_wrap(np.ones_like(s._data)), s)
+    return g * s * apply(_ADD_NUMBER, a * one_minus_s, attrs=(1.0,))
 
 
 def _mish_rule(xp, g, a):
@@ -529,13 +547,26 @@ def _mish_rule(xp, g, a):
 def _softplus_rule(xp, g, a, beta, threshold):
     if xp is NX:
         return _run(_softplus_backward_kernel, g, a, attrs=(beta, threshold))
-    return xp.where(a * beta > threshold, g, g * xp.sigmoid(a * beta))
+    return apply(_SOFTPLUS_BACKWARD, g, a, attrs=(beta, threshold))
+
+
+def _softplus_double_backward(xp, g, grad, a, beta, threshold):
+    """PyTorch's softplus_double_backward: sigmoid's gradient at ``a * beta``, zero from the
+    threshold on."""
+    z = a * beta
+    return O._sigmoid_rule(xp, g * grad, xp.sigmoid(z)) * (z < threshold) * beta
 
 
 def _logsigmoid_rule(xp, g, a):
     if xp is NX:
         return _blocks(_logsigmoid_backward_kernel, g, a)
-    return g * xp.sigmoid(-a)
+    return apply(_LOG_SIGMOID_BACKWARD, g, a)
+
+
+def _logsigmoid_double_backward(xp, g, grad, a):
+    """PyTorch's log_sigmoid_double_backward: ``g * grad * (s - 1) * s``, s = sigmoid(a)."""
+    s = xp.sigmoid(a)
+    return g * grad * (s - 1) * s
 
 
 def _hardswish_kernel(out, a):
@@ -690,6 +721,15 @@ _SOFTPLUS = defop("SoftplusBackward0", "a", _activation(_softplus_kernel, True),
                   attrs="beta threshold", dtype="keep")
 _LOG_SIGMOID = defop("LogSigmoidBackward0", "a", _activation(_logsigmoid_kernel),
                      _logsigmoid_rule, dtype="keep")
+# NOTE: with create_graph=True the gradients of softplus, logsigmoid and gelu are one node each,
+# as in PyTorch (softplus_backward(grad, self)...), with PyTorch's formulas for their gradients.
+_SOFTPLUS_BACKWARD = defop(
+    "SoftplusBackwardBackward0", "grad a",
+    lambda grad, a, beta, threshold: _softplus_rule(NX, grad, a, beta, threshold),
+    _softplus_rule, _softplus_double_backward, attrs="beta threshold")
+_LOG_SIGMOID_BACKWARD = defop("LogSigmoidBackwardBackward0", "grad a",
+                              lambda grad, a: _logsigmoid_rule(NX, grad, a), _logsigmoid_rule,
+                              _logsigmoid_double_backward)
 def _hardtanh_backward_kernel(out, g, a, min_val, max_val):
     inside = np.greater(a, min_val)
     inside &= a < max_val
@@ -727,6 +767,11 @@ _HARDSWISH_BACKWARD = defop(
     "HardswishBackwardBackward0", "grad a", lambda grad, a: _hardswish_rule(NX, grad, a),
     _hardswish_rule, lambda xp, g, grad, a: xp.where((a > -3) & (a < 3), g * grad / 3, 0.0))
 _GELU = defop("GeluBackward0", "a", _gelu_fwd, _gelu_rule, attrs="approximate", dtype="keep")
+_GELU_BACKWARD = defop("GeluBackwardBackward0", "grad a",
+                       lambda grad, a, approximate: _gelu_rule(NX, grad, a, approximate),
+                       _gelu_rule, _gelu_double_backward, attrs="approximate")
+_ADD_NUMBER = defop("AddBackward1", "a", lambda a, other: a + other, lambda g: g, attrs="other",
+                    dtype="keep")
 _SILU = defop("SiluBackward0", "a", _activation(_silu_kernel, True), _silu_rule, dtype="keep")
 _MISH = defop("MishBackward0", "a", _activation(_mish_kernel), _mish_rule, dtype="keep")
 
@@ -1071,8 +1116,8 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,
     """``input / max(||input||_p, eps)`` along ``dim``."""
     d = _wrap_dim(dim, input.ndim)
     n = _norm(input, p, d)
-    result = input / _api.where(n > eps, n, eps)
-    return result if out is None else out.copy_(result)
+    denom = _api.where(n > eps, n, eps)
+    return input / denom if out is None else _api.div(input, denom, out=out)
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True,

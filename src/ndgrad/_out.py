@@ -1,0 +1,173 @@
+"""out=: results written into a given tensor, with PyTorch's checks in its order (out= refuses
+autograd, memory overlap, the op's own argument checks, the dtype cast), its resizing (with the
+deprecation warning where PyTorch gives it) and its version bump. Shared by the arithmetic
+functions, the factories and the reductions."""
+from __future__ import annotations
+
+import builtins
+import math
+import sys
+import warnings
+
+import numpy as np
+
+from . import _dtypes
+from ._tensor import Tensor
+from .autograd.grad_mode import state
+
+ERR_OUT_GRAD = ("{}(): functions with out=... arguments don't support automatic differentiation, "
+                "but one of the arguments requires grad.")
+WARN_RESIZED = (
+    "An output with one or more elements was resized since it had shape {}, which does not match "
+    "the required output shape {}. This behavior is deprecated, and in a future PyTorch release "
+    "outputs will not be resized unless they have zero elements. You can explicitly reuse an out "
+    "tensor t by resizing it, inplace, to zero elements with t.resize_(0).")
+ERR_RESULT_CAST = "result type {} can't be cast to the desired output type {}"
+ERR_INTERNAL_OVERLAP = (
+    "unsupported operation: more than one element of the written-to tensor refers to a single "
+    "memory location. Please clone() the tensor before performing the operation.")
+ERR_PARTIAL_OVERLAP = (
+    "unsupported operation: some elements of the input tensor and the written-to tensor refer to "
+    "a single memory location. Please clone() the tensor before performing the operation.")
+
+
+def tp_name(v) -> str:
+    """The name PyTorch's messages give a value's type (C's tp_name: numpy.int64, Tensor)."""
+    cls = type(v)
+    return f"numpy.{cls.__name__}" if cls.__module__ == "numpy" else cls.__name__
+
+
+def check_tensor(name: str, out) -> Tensor:
+    """``out`` checked as PyTorch's argument parser checks a ``Tensor out``."""
+    if not isinstance(out, Tensor):
+        raise TypeError(f"{name}(): argument 'out' must be Tensor, not {tp_name(out)}")
+    return out
+
+
+def refuse_grad(name: str, inputs, outs) -> None:
+    if state.enabled and builtins.any(isinstance(t, Tensor) and t.requires_grad
+                                      for t in tuple(inputs) + tuple(outs)):
+        raise RuntimeError(ERR_OUT_GRAD.format(name))
+
+
+def _user_stacklevel() -> int:
+    """The stacklevel that attributes a warning to the first caller outside ndgrad."""
+    level, f = 2, sys._getframe(2)
+    while f is not None and f.f_globals.get("__name__", "").partition(".")[0] == "ndgrad":
+        level, f = level + 1, f.f_back
+    return level
+
+
+def resize_out(o: Tensor, shape: tuple, warn: bool = True) -> bool:
+    """Resize ``o`` to ``shape`` as PyTorch resizes an out= tensor: with the deprecation warning
+    (``warn``, as resize_output gives it) when it had elements; a view stays in its base's
+    storage, and a tensor keeps the leading elements of its storage (as resize_ does). Whether
+    it was resized."""
+    a = o._data
+    if a.shape == shape:
+        return False
+    if warn and a.size:
+        warnings.warn(WARN_RESIZED.format(list(a.shape), list(shape)), UserWarning,
+                      stacklevel=_user_stacklevel())
+    if o._base is not None:
+        resize_view(o, shape)
+    else:
+        new = np.empty(shape, a.dtype)  # NOTE: views cut before keep the old array
+        k = builtins.min(a.size, new.size)
+        new.reshape(-1)[:k] = a.reshape(-1)[:k]
+        o._data = new
+    return True
+
+
+def write_out(o: Tensor, r: np.ndarray, warn: bool = True) -> None:
+    """``r`` copied into ``o``, which is resized first if its shape differs."""
+    resize_out(o, r.shape, warn)
+    np.copyto(o._data, r, casting="unsafe")  # NOTE: the callers checked that the dtypes cast
+    o._vc[0] += 1
+
+
+def resize_view(v: Tensor, shape: tuple) -> None:
+    """Resize a view as PyTorch does: contiguous, from the same place in its base's storage, so
+    the base sees what is written. PyTorch grows the storage when the view runs past its end;
+    a NumPy array cannot grow, so that raises here."""
+    root = v._base
+    storage = root._data
+    n = math.prod(shape)
+    start = (v._data.__array_interface__["data"][0] - storage.__array_interface__["data"][0]) \
+        // storage.itemsize
+    if not storage.flags.c_contiguous or start + n > storage.size:
+        why = "is not contiguous" if start + n <= storage.size else "ends before the result does"
+        raise RuntimeError(f"a view of shape {list(v._data.shape)} cannot be resized to "
+                           f"{list(shape)} as an out= tensor: its base's storage {why}; pass a "
+                           "tensor of the result's shape, or one that is not a view")
+    v._data = storage.reshape(-1)[start:start + n].reshape(shape)
+    # NOTE: the base's flat positions: a view function that reads them copies, so writes through
+    # the view (and its own views) go by position (see _ops.view_fn_now).
+    pos = np.arange(start, start + n).reshape(shape)
+    v._view_fn = lambda x: x.reshape(-1)[pos]
+    v._view_exact = False
+    v._layout = root.__dict__.get("_restrided", 0)
+
+
+def _dense(a: np.ndarray) -> bool:
+    """PyTorch's is_non_overlapping_and_dense: contiguous in some order of the dims."""
+    step = a.itemsize
+    for s, n in sorted((s, n) for n, s in zip(a.shape, a.strides) if n != 1):
+        if s != step:
+            return False
+        step *= n
+    return True
+
+
+def check_overlap(out: Tensor, inputs) -> None:
+    """PyTorch's memory-overlap checks of an out= tensor: none of its elements may share memory
+    (a broadcast view), and an input may share its memory only as the very same view. Layouts
+    that are not dense are not checked (PyTorch calls them too hard)."""
+    o = out._data
+    if not o.size:
+        return
+    if not _dense(o):
+        if builtins.any(s == 0 and n > 1 for n, s in zip(o.shape, o.strides)):
+            raise RuntimeError(ERR_INTERNAL_OVERLAP)
+        return
+    start = o.__array_interface__["data"][0]
+    end = start + o.size * o.itemsize
+    for t in inputs:
+        if not isinstance(t, Tensor) or t is out:
+            continue
+        a = t._data
+        if not a.size or not _dense(a):
+            continue
+        s = a.__array_interface__["data"][0]
+        e = s + a.size * a.itemsize
+        if s == start and e == end and a.strides == o.strides:
+            continue
+        if s < end and start < e:
+            raise RuntimeError(ERR_PARTIAL_OVERLAP)
+
+
+def into(name: str, out, inputs, compute) -> Tensor:
+    """``compute()`` written into ``out`` as PyTorch's elementwise ops write it: ``out`` must be
+    a tensor, then `into_one` as TensorIterator does it. Returns ``out``."""
+    return into_one(name, check_tensor(name, out), inputs, compute, ERR_RESULT_CAST, True)
+
+
+def into_one(name: str, out: Tensor, inputs, compute, cast_error: str,
+             iterator: bool = False) -> Tensor:
+    """``compute()`` written into ``out`` after `refuse_grad`; the result's dtype need only cast
+    to ``out``'s (PyTorch's canCast: never to a lower kind, bool < integer < floating < complex);
+    ``out`` is resized, with the warning, if its shape differs. ``iterator``: as PyTorch's
+    TensorIterator writes, with `check_overlap` first; PyTorch 2.13 gives the warning twice
+    there when the result's dtype is not ``out``'s."""
+    refuse_grad(name, inputs, (out,))
+    if iterator:
+        check_overlap(out, inputs)
+    r = compute()._data
+    have = _dtypes.FROM_NUMPY[r.dtype]
+    if _dtypes.category(have) > _dtypes.category(out.dtype):
+        raise RuntimeError(cast_error.format(have._legacy, out.dtype._legacy))
+    if iterator and r.dtype != out._data.dtype and out._data.size and out._data.shape != r.shape:
+        warnings.warn(WARN_RESIZED.format(list(out._data.shape), list(r.shape)), UserWarning,
+                      stacklevel=_user_stacklevel())
+    write_out(out, r)
+    return out

@@ -1,0 +1,239 @@
+"""out= of the arithmetic functions, maximum/minimum, the factories and F.normalize: the result
+written into the given tensor as PyTorch writes it (resizing, casts, errors, version bumps)."""
+import warnings
+
+import pytest
+
+from both import same
+
+# -- elementwise ops: add, sub, mul, div, maximum, minimum ---------------------------------------
+BINARY = {
+    "add": lambda t, x, y, out: t.add(x, y, out=out),
+    "add alpha": lambda t, x, y, out: t.add(x, y, alpha=2, out=out),
+    "add number first": lambda t, x, y, out: t.add(2, x, out=out),
+    "sub": lambda t, x, y, out: t.sub(x, y, out=out),
+    "sub alpha": lambda t, x, y, out: t.sub(x, y, alpha=3, out=out),
+    "subtract number": lambda t, x, y, out: t.subtract(x, 1.5, out=out),
+    "mul": lambda t, x, y, out: t.mul(x, y, out=out),
+    "multiply number first": lambda t, x, y, out: t.multiply(3, x, out=out),
+    "div": lambda t, x, y, out: t.div(x, y, out=out),
+    "div floor": lambda t, x, y, out: t.div(x, y, rounding_mode="floor", out=out),
+    "divide number": lambda t, x, y, out: t.divide(x, 4, out=out),
+    "true_divide": lambda t, x, y, out: t.true_divide(x, y, out=out),
+    "maximum": lambda t, x, y, out: t.maximum(x, y, out=out),
+    "minimum": lambda t, x, y, out: t.minimum(x, y, out=out),
+}
+
+OUTS = {
+    "result shape": lambda t, dt: t.full((2, 3), 7, dtype=dt),
+    "empty": lambda t, dt: t.empty(0, dtype=dt),
+    "other shape": lambda t, dt: t.zeros(4, dtype=dt),  # resized, with PyTorch's warning
+    "0-d": lambda t, dt: t.zeros((), dtype=dt),
+    "transposed": lambda t, dt: t.full((3, 2), 7, dtype=dt).t(),
+    "row of a base": lambda t, dt: t.full((2, 2, 3), 7, dtype=dt)[1],
+    "strided view": lambda t, dt: t.full((2, 6), 7, dtype=dt)[:, ::2],
+}
+
+
+def _inputs(t, dtype):
+    x = t.tensor([[1.5, -2., 3.], [4., 5.25, -6.]]).to(dtype)
+    y = t.tensor([2., -1.5, 4.]).to(dtype)  # broadcast against x; no integer zero
+    return x, y
+
+
+@pytest.mark.parametrize("out_dtype", ["float32", "float64", "complex64"])
+@pytest.mark.parametrize("kind", sorted(OUTS))
+@pytest.mark.parametrize("call", sorted(BINARY))
+def test_elementwise_out_written_as_torch(call, kind, out_dtype):
+    def f(t):
+        x, y = _inputs(t, t.float32)
+        out = OUTS[kind](t, getattr(t, out_dtype))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            r = BINARY[call](t, x, y, out)
+        said = [(w.category.__name__, str(w.message).split(" (Triggered internally")[0])
+                for w in caught]
+        return r is out, out, out._version, said, out._base
+    same(f)
+
+
+@pytest.mark.parametrize("out_dtype", ["int64", "int32", "bool", "float16", "float64"])
+@pytest.mark.parametrize("in_dtype", ["int64", "bool", "float64"])
+@pytest.mark.parametrize("call", sorted(BINARY))
+def test_elementwise_out_dtype_casts_as_torch(call, in_dtype, out_dtype):
+    def f(t):
+        x, y = _inputs(t, getattr(t, in_dtype))
+        out = t.empty(0, dtype=getattr(t, out_dtype))
+        return BINARY[call](t, x, y, out), out, out._version
+    same(f)
+
+
+OUT_ERRORS = [
+    # out= refuses autograd: an input or the out tensor requires grad (checked before dtypes)
+    "t.add(x.requires_grad_(), y, out=E())", "t.mul(x, y, out=E(requires_grad=True))",
+    "t.div(x.requires_grad_(), y, out=E(dtype=t.int64))", "t.maximum(x, y.requires_grad_(), out=E())",
+    "t.sub(x, y, out=t.zeros(3, requires_grad=True) * 1)",
+    # the op's own checks, then the cast
+    "t.sub(x.bool(), y.bool(), out=E(dtype=t.bool))", "t.div(x, y, rounding_mode='up', out=E())",
+    "t.minimum(x, 2, out=E())", "t.maximum(x, y.long(), out=E(dtype=t.int64))",
+    "t.add(x.int(), 2.5, out=E(dtype=t.int32))", "t.mul(x.long(), y.long(), out=E(dtype=t.bool))",
+    "t.add(x, y, out=t.zeros(5, 5))",
+    # memory overlap: a broadcast out tensor, an input sharing part of out's memory
+    "t.add(x, y, out=t.zeros(3).expand(2, 3))", "t.maximum(x, x, out=t.zeros(1, 1).expand(2, 3))",
+    "t.add(z[:4], 1, out=z[2:])", "t.mul(z[1], z[:2], out=z[:2])",
+    "t.add(z.view(2, 3), 1, out=z.view(3, 2))", "t.div(z.view(2, 3).t(), 1, out=z.view(3, 2))",
+    "t.sub(z[:3], z[3:], out=z[:3])", "t.add(z[::2], 10, out=z[1::2])",
+    # the argument itself
+    "t.add(x, y, out=[E()])", "t.mul(x, y, out=(E(),))", "t.maximum(x, y, out=3)",
+    "t.minimum(x, y, out=[E()])", "t.sub(x, y, out=None)",
+    # the methods take no out=
+    "x.add(y, out=E())", "x.mul(y, out=E())", "x.maximum(y, out=E())", "x.minimum(y, out=E())",
+    "x.sub(y, out=E())",
+]
+
+
+@pytest.mark.parametrize("expr", OUT_ERRORS)
+def test_elementwise_out_errors_as_torch(expr):
+    def f(t):
+        x, y = _inputs(t, t.float32)
+        z = t.arange(6.)
+        env = {"t": t, "x": x, "y": y, "z": z,
+               "E": lambda dtype=t.float32, requires_grad=False: t.empty(
+                   0, dtype=dtype, requires_grad=requires_grad)}
+        r = eval(expr, env)
+        return r, z
+    same(f)
+
+
+def test_elementwise_out_under_no_grad_and_into_an_input():
+    def f(t):
+        x, y = _inputs(t, t.float32)
+        x.requires_grad_()
+        o = t.zeros(2, 3, requires_grad=True)
+        with t.no_grad():
+            t.add(x, y, out=o)
+        c = x.detach().clone()
+        r = t.mul(c, y, out=c)  # the same tensor: no overlap error
+        w = t.maximum(c.view(2, 3), y, out=c.view(2, 3))  # the same view of it
+        return o, o.requires_grad, o.is_leaf, r is c, c, c._version, w
+    same(f)
+
+
+def test_elementwise_out_view_resized_in_its_base():
+    def f(t):
+        base = t.full((3, 2), 7.)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            r = t.add(t.ones(2, 2), 1, out=base[0])
+        return r, base, base._version, r._base is base
+    same(f)
+
+
+# -- factories: zeros, ones, empty ---------------------------------------------------------------
+FACTORY_OUTS = {
+    "same shape": lambda t, dt: t.full((2, 3), 7, dtype=dt),
+    "flat, as many elements": lambda t, dt: t.full((6,), 7, dtype=dt),
+    "more elements": lambda t, dt: t.arange(10).to(dt),
+    "fewer elements": lambda t, dt: t.arange(2).to(dt),
+    "empty": lambda t, dt: t.empty(0, dtype=dt),
+    "view in a base": lambda t, dt: t.full((10,), 7, dtype=dt)[2:],
+    "column of a base": lambda t, dt: t.full((3, 3), 7, dtype=dt)[:, 1],
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int64", "bool"])
+@pytest.mark.parametrize("kind", sorted(FACTORY_OUTS))
+@pytest.mark.parametrize("fn", ["zeros", "ones", "empty"])
+def test_factory_out_written_as_torch(fn, kind, dtype):
+    def f(t):
+        out = FACTORY_OUTS[kind](t, getattr(t, dtype))
+        out = out.clone() if out._base is None else out
+        base, v, n = out._base, out._version, out.numel()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            r = getattr(t, fn)((2, 3) if kind != "column of a base" else (3,), out=out)
+        # empty keeps the elements the storage had; those past its old end are garbage
+        seen = out if fn != "empty" else (out.shape, out.reshape(-1)[:n])
+        return r is out, seen, out.dtype, out._version - v, [str(w.message) for w in caught], base
+    same(f)
+
+
+FACTORY_ERRORS = [
+    "t.zeros(2, out=E(dtype=t.int64), dtype=t.float32)", "t.ones(2, out=E(), dtype=t.float64)",
+    "t.empty(2, out=E(dtype=t.int64), dtype=t.float32)",
+    "t.zeros(2, out=E(requires_grad=True))", "t.ones(2, out=E(requires_grad=True))",
+    "t.empty(2, out=E(requires_grad=True))", "t.empty(0, out=E(requires_grad=True))",
+    "t.zeros(2, out=E(requires_grad=True), dtype=t.float64)",
+    "t.zeros(2, 2, out=E(dtype=t.int64), requires_grad=True)",
+    "t.empty(2, out=E(dtype=t.int64), requires_grad=True)",
+    "t.zeros(2, out=[E()])", "t.ones(2, out=3)", "t.empty(2, out=(E(),))",
+    "t.zeros(2, out=None)",
+]
+
+
+@pytest.mark.parametrize("expr", FACTORY_ERRORS)
+def test_factory_out_errors_as_torch(expr):
+    def f(t):
+        env = {"t": t, "E": lambda dtype=t.float32, requires_grad=False: t.empty(
+            0, dtype=dtype, requires_grad=requires_grad)}
+        return eval(expr, env)
+    same(f)
+
+
+def test_factory_out_requires_grad_and_grad_mode():
+    def f(t):
+        o = t.full((4,), 7.)
+        r = t.zeros(2, 3, out=o, requires_grad=True)
+        e = t.full((2,), 7.)
+        t.empty(2, out=e, requires_grad=True)
+        leaf = t.full((2,), 7., requires_grad=True)
+        with t.no_grad():
+            t.ones(3, out=leaf)  # requires_grad=False is set on the leaf
+        made = t.full((2,), 7., requires_grad=True) * 1
+        with t.no_grad():
+            t.zeros(2, out=made)  # a tensor of a graph keeps requiring grad
+        try:
+            t.zeros(1, out=t.ones(3, requires_grad=True)[:1])
+            view_of_leaf = None
+        except RuntimeError as err:
+            view_of_leaf = str(err)
+        return (r is o, o, o.requires_grad, o.is_leaf, e.requires_grad, leaf, leaf._version,
+                made.requires_grad, made.grad_fn.name(), view_of_leaf)
+    same(f)
+
+
+@pytest.mark.parametrize("fn", ["zeros", "ones"])
+@pytest.mark.parametrize("n", [3, 2])
+def test_factory_out_into_a_graph_records_not_implemented(fn, n):
+    def f(t):
+        x = t.tensor([1., 2., 3.], requires_grad=True)
+        y = x * 2
+        r = getattr(t, fn)(n, out=y)
+        names = [y.grad_fn.name()] + [g.name() for g, _ in y.grad_fn.next_functions]
+        try:
+            y.sum().backward()
+            err = None
+        except RuntimeError as e:
+            err = str(e)
+        return r is y, y.detach(), y._version, names, err
+    same(f)
+
+
+# -- F.normalize -------------------------------------------------------------------------------
+NORMALIZE = [
+    "F.normalize(x, out=t.empty(2, 3))", "F.normalize(x, p=1, dim=0, out=t.empty(0))",
+    "F.normalize(x, out=t.empty(3))", "F.normalize(x, out=t.empty(2, 3, dtype=t.float64))",
+    "F.normalize(x, out=t.empty(2, 3, dtype=t.int64))",
+    "F.normalize(x.requires_grad_(), out=t.empty(2, 3))", "F.normalize(x, out=x)",
+]
+
+
+@pytest.mark.parametrize("expr", NORMALIZE)
+def test_normalize_out_as_torch(expr):
+    def f(t):
+        x = t.tensor([[1., -2., 2.], [0., 3., 4.]])
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            r = eval(expr, {"t": t, "F": t.nn.functional, "x": x})
+        return r, r._version, x, [str(w.message).split(" (Triggered")[0] for w in caught]
+    same(f)
