@@ -52,6 +52,13 @@ _SCALARS = (Tensor, bool, int, float, complex, np.generic)
 _IN, _SHAPE, _OUT = 0, 1, 2
 
 
+# The caller of every rule that returns the incoming gradient as it is (any one-argument
+# function with the bytecode of `lambda g: g`), shared so that the engine can tell it by identity.
+_PASS_CODE = (lambda g: g).__code__.co_code
+PASS = ((lambda g: g), operator.itemgetter(0), False)
+_engine.PASS = PASS
+
+
 class Op:
     """One table entry; ``node_cls`` is the grad_fn class its nodes get (named like PyTorch's)."""
 
@@ -93,6 +100,8 @@ class Op:
 
     def _caller(self, rule, spec):
         """(rule, getter, spread): ``rule(*getter(env))`` if spread else ``rule(getter(env))``."""
+        if spec == (0,) and rule.__code__.co_code == _PASS_CODE:
+            return PASS  # `lambda g: g` (add, sub, views...): the engine hands g on itself
         idx = tuple(k if k >= 0 else 2 + len(self.saves) + (-1 - k) for k in spec)
         return rule, operator.itemgetter(*idx), len(idx) > 1
 
@@ -600,7 +609,8 @@ def unary(op: Op, a: Tensor):
         out = np.asarray(out)
     if out.dtype is not x.dtype and op.dtype != "keep":
         out = out.astype(x.dtype)
-    t = _wrap(out)
+    t = _new(Tensor)  # PERF: _wrap inlined (one call less per op, ~1k instructions)
+    t._data, t._grad_fn, t._vc = out, None, [0]
     if state.enabled and (a._grad_fn is not None or a._requires_grad):
         _record_unary(op, t, a, x)
     if _FWD is not None:
@@ -660,7 +670,8 @@ def binary(op: Op, a: Tensor, b):
             _raise_broadcast((x, y), exc)
         if type(out) is not _ndarray:
             out = np.asarray(out)
-    t = _wrap(out)
+    t = _new(Tensor)  # PERF: _wrap inlined (one call less per op, ~1k instructions)
+    t._data, t._grad_fn, t._vc = out, None, [0]
     if state.enabled and (a._grad_fn is not None or a._requires_grad or (
             tb is Tensor and (b._grad_fn is not None or b._requires_grad))):
         _record_binary(op, t, a, b, x, y)

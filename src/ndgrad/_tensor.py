@@ -439,8 +439,11 @@ class Tensor:
 
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None) -> None:
         """Accumulate the gradient of this tensor into the leaves' ``.grad``."""
-        if gradient is None and inputs is None and not create_graph and \
-                (self._requires_grad or self._sync_grad_fn() is not None):
+        # NOTE: a view cut before its base required grad has a grad_fn, yet no edge to run
+        # (see _ops.UNREACHED): _sync_grad_fn tells, and only views need asking.
+        if gradient is None and inputs is None and not create_graph and (
+                self._requires_grad or self._grad_fn is not None and (
+                    self._base is None or self._sync_grad_fn() is not None)):
             d = self._data
             if d.size == 1 and d.dtype.kind == "f":
                 # PERF: a scalar loss, the common case, skips autograd.backward's argument
