@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import ndgrad
+from both import same as both_same
 
 
 def both(fn):
@@ -849,3 +850,27 @@ def test_float32_trig_kernels_gradients(name):
         xs[1] = np.where(xs[1] < 0, xs[1] - 0.5, xs[1] + 0.5)  # away from b = 0
     got, want = grads(fn, *xs, dtype="float32")
     same(got, want, rtol=2e-6, atol=1e-6)
+
+
+# Integer division with a rounding mode, in place or not, and its errors (PyTorch raises on an
+# integer zero divisor where NumPy returns 0 or INT_MIN with a warning).
+DIV_ROUNDING = [
+    lambda t: t.div(t.tensor([1, 2]), t.tensor([0, 1]), rounding_mode="floor"),
+    lambda t: t.div(t.tensor([1, 2]), 0, rounding_mode="trunc"),
+    lambda t: t.div(t.tensor([-7, 7]), t.tensor([2, -2]), rounding_mode="trunc"),
+    lambda t: t.tensor([7, 8]).div_(2, rounding_mode="trunc"),
+    lambda t: t.tensor([7, -8]).div_(t.tensor([2, 3]), rounding_mode="floor"),
+    lambda t: t.tensor([7, 8]).div_(0, rounding_mode="floor"),
+    lambda t: t.tensor([7, 8]).div_(2),
+    lambda t: t.tensor([7., 8.]).div_(2, rounding_mode="x"),
+    lambda t: t.tensor([True]).div_(t.tensor([True]), rounding_mode="floor"),
+    lambda t: t.tensor([-7.5, 0., 3.]).div_(t.tensor([2., 0., -0.]), rounding_mode="floor"),
+    lambda t: (lambda x: (x * 1).div_(t.tensor([2., 3.]), rounding_mode="floor").grad_fn.name())(
+        t.tensor([1., 5.], requires_grad=True)),
+    lambda t: t.rsub(t.tensor([1., 2.], requires_grad=True), t.tensor([2., 3.])).grad_fn._saved_alpha,
+]
+
+
+@pytest.mark.parametrize("i", range(len(DIV_ROUNDING)))
+def test_div_rounding_mode_as_torch(i):
+    both_same(DIV_ROUNDING[i])

@@ -102,17 +102,21 @@ def mul(input, other, *, out=None) -> Tensor:
     return binary(O.MUL, input, other)
 
 
+def _check_rounding_mode(rounding_mode, input, other):
+    if rounding_mode not in ("floor", "trunc"):
+        raise RuntimeError("div expected rounding_mode to be one of None, 'trunc', or 'floor' "
+                           f"but found '{rounding_mode}'")
+    if _is_bool(input) and _is_bool(other):
+        raise NotImplementedError(f'"div_{rounding_mode}_cpu" not implemented for \'Bool\'')
+
+
 def div(input, other, *, rounding_mode=None, out=None) -> Tensor:
     """``input / other`` (true division; integers give the default float dtype)."""
     if out is not None:
         return _out.into("div", out, (input, other),
                          lambda: div(input, other, rounding_mode=rounding_mode))
     if rounding_mode is not None:
-        if rounding_mode not in ("floor", "trunc"):
-            raise RuntimeError("div expected rounding_mode to be one of None, 'trunc', or 'floor' "
-                               f"but found '{rounding_mode}'")
-        if _is_bool(input) and _is_bool(other):
-            raise NotImplementedError(f'"div_{rounding_mode}_cpu" not implemented for \'Bool\'')
+        _check_rounding_mode(rounding_mode, input, other)
         return apply(O.DIV_MODE, input, other, attrs=(rounding_mode,))
     if not isinstance(input, Tensor):
         return mul(reciprocal(other), input)
@@ -358,7 +362,16 @@ T.add_ = lambda self, other, *, alpha=1: inplace(O.ADD, self, other) if alpha ==
 T.sub_ = lambda self, other, *, alpha=1: inplace(O.SUB, self, other) if alpha == 1 else \
     inplace(O.SUB_ALPHA, self, other, attrs=(alpha,))
 T.mul_ = lambda self, other: inplace(O.MUL, self, other)
-T.div_ = lambda self, other: inplace(O.DIV, self, other)
+
+
+def _div_(self, other, *, rounding_mode=None):
+    if rounding_mode is None:
+        return inplace(O.DIV, self, other)
+    _check_rounding_mode(rounding_mode, self, other)
+    return inplace(O.DIV_MODE, self, other, attrs=(rounding_mode,))
+
+
+T.div_ = _div_
 def zero_(self: Tensor) -> Tensor:
     """Fill with zeros in place."""
     if not (state.enabled and (self._grad_fn is not None or self._requires_grad)) and \

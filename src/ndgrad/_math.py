@@ -14,7 +14,7 @@ from . import _ops as O
 from . import _kernels
 from . import _out
 from ._kernels import horner as _horner, in_blocks as _in_blocks, select as _select
-from ._ops import NX, TX, apply, defop, inplace
+from ._ops import NX, TX, _int_division, apply, defop, inplace
 from ._tensor import Tensor, _c10_name
 
 __all__ = [
@@ -573,12 +573,6 @@ ISFINITE = defop("IsfiniteBackward0", "a", np.isfinite, dtype="bool")
 # ---------------------------------------------------------------------------------------------
 # The table: binary and ternary functions
 # ---------------------------------------------------------------------------------------------
-
-def _int_division(a, b):
-    """PyTorch raises on an integer division by zero where NumPy would warn and return 0."""
-    if np.result_type(a, b).kind in "iub" and np.any(np.asarray(b) == 0):
-        raise RuntimeError("ZeroDivisionError")
-
 
 def _checked(f):
     def run(a, b):

@@ -1421,11 +1421,22 @@ INDEX_ACC = defop("IndexPutImplBackward0", "g", _index_acc_fwd,
 INDEX_PUT = defop("IndexPutBackward0", "a v", _index_put_fwd,
                   lambda xp, g, key: g * xp.asarray(_zero_at(g.shape, key)),
                   lambda g, key: g[key], attrs="key", dtype="keep")
-DIV_MODE = defop("DivBackward2", "a b",
-                 lambda a, b, mode: np.floor_divide(a, b) if mode == "floor" else
-                 (np.trunc(a / b).astype(np.result_type(a, b)) if np.result_type(a, b).kind == "f"
-                  else np.fix(np.true_divide(a, b)).astype(np.result_type(a, b))),
-                 lambda g: g * 0, lambda g: g * 0, attrs="mode")
+def _int_division(a, b):
+    """PyTorch raises on an integer division by zero where NumPy would warn and return 0."""
+    if np.result_type(a, b).kind in "iub" and np.any(np.asarray(b) == 0):
+        raise RuntimeError("ZeroDivisionError")
+
+
+def _div_mode(a, b, mode):
+    _int_division(a, b)
+    if mode == "floor":
+        return np.floor_divide(a, b)
+    if np.result_type(a, b).kind == "f":
+        return np.trunc(a / b).astype(np.result_type(a, b))
+    return np.fix(np.true_divide(a, b)).astype(np.result_type(a, b))
+
+
+DIV_MODE = defop("DivBackward2", "a b", _div_mode, lambda g: g * 0, lambda g: g * 0, attrs="mode")
 
 # -- in-place fills --------------------------------------------------------------------------
 ZERO = defop("ZeroBackward0", "a", np.zeros_like, lambda g: g * 0, dtype="keep")

@@ -104,6 +104,9 @@ class Node:
             self.saved = None
 
 
+# The nodes PyTorch shows ``_saved_alpha`` on even when alpha is 1 (ndgrad's ops then have none).
+_ALPHA_NODES = ("AddBackward0", "SubBackward0", "RsubBackward0", "RsubBackward1")
+
 # Every key PyTorch may show as ``grad_fn._saved_<key>`` on the nodes of a table op.
 _TORCH_SAVED_KEYS = ("self", "other", "exponent", "result", "condition", "self_sym_sizes",
                      "self_sym_numel", "alpha")
@@ -121,7 +124,7 @@ def saved_properties(op) -> dict:
     for key in _TORCH_SAVED_KEYS + tuple(names) + tuple(op.attrs):
         name = _torch_saved_name(op, key)
         if name in names or name in op.attrs or (
-                key == "alpha" and op.name in ("AddBackward0", "SubBackward0", "RsubBackward1")):
+                key == "alpha" and op.name in _ALPHA_NODES):
             props["_saved_" + key] = property(lambda node, key=key: _saved_value(node, op, key)[1])
     return props
 
@@ -162,7 +165,7 @@ def _saved_value(node, op, key):
         return True, v
     if name in op.attrs:
         return True, node.attrs[op.attrs.index(name)]
-    if key == "alpha" and op.name in ("AddBackward0", "SubBackward0", "RsubBackward1"):
+    if key == "alpha" and op.name in _ALPHA_NODES:
         return True, 1
     return False, None
 
