@@ -874,3 +874,28 @@ DIV_ROUNDING = [
 @pytest.mark.parametrize("i", range(len(DIV_ROUNDING)))
 def test_div_rounding_mode_as_torch(i):
     both_same(DIV_ROUNDING[i])
+
+
+# Subtraction with bools, through every door: operators, functions, in place, either side.
+BOOL_SUBTRACTION = [
+    lambda t: t.tensor([1., 2.]) - True,
+    lambda t: True - t.tensor([1., 2.]),
+    lambda t: t.tensor([True]) - 1,
+    lambda t: t.tensor([1.]) - t.tensor([True]),
+    lambda t: t.tensor([1, 2]) - True,
+    lambda t: t.tensor([True]) - t.tensor([False]),
+    lambda t: t.tensor(True) - t.tensor(True),
+    lambda t: t.rsub(t.tensor([1.]), True),
+    lambda t: t.rsub(t.tensor([True]), t.tensor([True])),
+    lambda t: t.sub(t.tensor([1.]), t.tensor([True]), alpha=2),
+    lambda t: t.tensor([1., 2.]).sub_(True),
+    lambda t: (lambda x: (x.__isub__(True), x)[1])(t.tensor([1., 2.])),
+    lambda t: (lambda x: (x.__isub__(t.tensor([True, False])), x)[1])(t.tensor([1., 2.])),
+    lambda t: t.tensor([True]) + t.tensor([True]),
+    lambda t: 1 - t.tensor([1., 2.]),
+]
+
+
+@pytest.mark.parametrize("i", range(len(BOOL_SUBTRACTION)))
+def test_bool_subtraction_as_torch(i):
+    both_same(BOOL_SUBTRACTION[i])

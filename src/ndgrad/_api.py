@@ -58,9 +58,7 @@ def ndgrad_tensor(x):
     return x if isinstance(x, Tensor) else _wrap(np.asarray(x))
 
 
-def _is_bool(x) -> bool:
-    """Whether an operand is a bool tensor or a bool number (which PyTorch wraps as one)."""
-    return x.dtype is _dtypes.bool_ if isinstance(x, Tensor) else isinstance(x, (bool, np.bool_))
+_is_bool = O._is_bool
 
 
 def sub(input, other, *, alpha=1, out=None) -> Tensor:
@@ -70,12 +68,7 @@ def sub(input, other, *, alpha=1, out=None) -> Tensor:
     # PERF: tensors are checked inline, as fast as the input-only check this replaced
     if (input._data.dtype.kind == "b" if type(input) is Tensor else _is_bool(input)) or (
             other._data.dtype.kind == "b" if type(other) is Tensor else _is_bool(other)):
-        if _is_bool(input) and _is_bool(other):
-            raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
-                               "supported. Use the `^` or `logical_xor()` operator instead.")
-        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
-                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
-                           "operator instead.")
+        O.refuse_bool_subtraction((input, other))
     if not isinstance(input, Tensor):
         return apply(O.RSUB, other, input) if alpha == 1 else \
             add(ndgrad_tensor(input), other, alpha=-alpha)

@@ -87,6 +87,7 @@ class Op:
         self.freeable = tuple(j for j, (kind, _, _) in enumerate(self.saves) if kind != _SHAPE)
         self.plans = {}  # input mask -> what to save (see _save_plan)
         self.scalar = None  # the Python operator for two 0-d floats (see `binary`)
+        self.check = None  # fn(args) run before promotion, off the hot path (see `_arrays`)
         self.split = None  # the forward on two threads, for large inputs (see `unary`)
         self.attached = None  # see _attach: the name of the node that attaches
         # Forward AD (autograd/forward_ad.py) pushes a tangent through the transpose of the rules;
@@ -521,6 +522,8 @@ def _requires_grad(args) -> bool:
 
 def _arrays(op, args):
     """The NumPy operands for ``args``, cast to the dtype PyTorch's promotion picks."""
+    if op.check is not None:
+        op.check(args)
     dims, zeros, scalars = [], [], []
     for a in args:
         if isinstance(a, Tensor):
@@ -668,6 +671,8 @@ def binary(op: Op, a: Tensor, b):
             out = op.fwd(x, y)
         except ValueError as exc:
             _raise_broadcast((x, y), exc)
+        except TypeError:
+            return apply(op, a, b)  # e.g. bool - bool: the general path has PyTorch's error
         if type(out) is not _ndarray:
             out = np.asarray(out)
     t = _new(Tensor)  # PERF: _wrap inlined (one call less per op, ~1k instructions)
@@ -1146,6 +1151,28 @@ RSUB_TENSOR = defop("RsubBackward0", "a other", lambda a, other: other - a,
                     lambda g: -g, lambda g: g)
 RSUB_TENSOR_ALPHA = defop("RsubBackward0", "a other", lambda a, other, alpha: other - alpha * a,
                           lambda g, alpha: -g * alpha, lambda g: g, attrs="alpha")
+
+
+def _is_bool(x) -> bool:
+    """Whether an operand is a bool tensor or a bool number (which PyTorch wraps as one)."""
+    return x._data.dtype.kind == "b" if isinstance(x, Tensor) else isinstance(x, (bool, np.bool_))
+
+
+def refuse_bool_subtraction(args):
+    """PyTorch's refusal to subtract with bools, whichever side they are on."""
+    a, b = args[0], args[1]
+    if _is_bool(a) and _is_bool(b):
+        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                           "supported. Use the `^` or `logical_xor()` operator instead.")
+    if _is_bool(a) or _is_bool(b):
+        raise RuntimeError("Subtraction, the `-` operator, with a bool tensor is not supported. "
+                           "If you are trying to invert a mask, use the `~` or `logical_not()` "
+                           "operator instead.")
+
+
+for _op in (SUB, SUB_ALPHA, RSUB, RSUB_ALPHA, RSUB_TENSOR, RSUB_TENSOR_ALPHA):
+    _op.check = refuse_bool_subtraction
+
 MUL = defop("MulBackward0", "a b", np.multiply,
             lambda g, b: g * b,
             lambda g, a: g * a)
