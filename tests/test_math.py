@@ -899,3 +899,38 @@ BOOL_SUBTRACTION = [
 @pytest.mark.parametrize("i", range(len(BOOL_SUBTRACTION)))
 def test_bool_subtraction_as_torch(i):
     both_same(BOOL_SUBTRACTION[i])
+
+
+# add/sub/rsub with alpha or with a number first: PyTorch's node names and edges, its checks of
+# alpha against the promoted dtype, values and gradients.
+def _alpha_graph(fn):
+    def run(t):
+        x = t.tensor([1., 2.], requires_grad=True)
+        y = fn(t, x)
+        y.sum().backward()
+        return y, y.grad_fn.name(), [(None if f is None else f.name(), n)
+                                     for f, n in y.grad_fn.next_functions], x.grad
+    return run
+
+
+ALPHA = [
+    _alpha_graph(lambda t, x: t.sub(2, x)),
+    _alpha_graph(lambda t, x: t.sub(2, x, alpha=3)),
+    _alpha_graph(lambda t, x: t.sub(2., x * 2, alpha=0.5)),
+    _alpha_graph(lambda t, x: t.add(2, x, alpha=3)),
+    lambda t: t.sub(2, t.tensor([1, 2]), alpha=2.5),
+    lambda t: t.sub(t.tensor([1, 2]), 2, alpha=2.5),
+    lambda t: t.sub(2, t.tensor([1, 2]), alpha=2),
+    lambda t: t.add(t.tensor([1, 2]), 2, alpha=2.5),
+    lambda t: t.add(t.tensor([1., 2.]), 2, alpha=1j),
+    lambda t: t.add(t.tensor([1, 2]), 2.0, alpha=2.5),
+    lambda t: t.add(t.tensor([True]), True, alpha=2.5),
+    lambda t: t.add(t.tensor([1, 2]), t.tensor([1.]), alpha=2.5),
+    lambda t: t.rsub(t.tensor([1, 2]), 3, alpha=1.5),
+    lambda t: t.rsub(t.tensor([1, 2]), t.tensor([3, 4]), alpha=1.5),
+]
+
+
+@pytest.mark.parametrize("i", range(len(ALPHA)))
+def test_alpha_and_number_first_as_torch(i):
+    both_same(ALPHA[i])

@@ -70,8 +70,9 @@ def sub(input, other, *, alpha=1, out=None) -> Tensor:
             other._data.dtype.kind == "b" if type(other) is Tensor else _is_bool(other)):
         O.refuse_bool_subtraction((input, other))
     if not isinstance(input, Tensor):
-        return apply(O.RSUB, other, input) if alpha == 1 else \
-            add(ndgrad_tensor(input), other, alpha=-alpha)
+        # NOTE: PyTorch wraps the number as a tensor: SubBackward0, with no edge for it
+        return apply(O.SUB, input, other) if alpha == 1 else \
+            apply(O.SUB_ALPHA, input, other, attrs=(alpha,))
     if alpha != 1:
         return apply(O.SUB_ALPHA, input, other, attrs=(alpha,))
     return binary(O.SUB, input, other)

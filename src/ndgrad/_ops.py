@@ -1137,19 +1137,38 @@ def _norm_dims(dim, ndim):
 # -- arithmetic ------------------------------------------------------------------------------
 ADD = defop("AddBackward0", "a b", np.add, lambda g: g, lambda g: g)
 SUB = defop("SubBackward0", "a b", np.subtract, lambda g: g, lambda g: -g)
+
+
+def _alpha_checked(f):
+    """A forward with ``alpha`` that first makes PyTorch's checks of alpha against the dtype the
+    operands were promoted to."""
+    def run(a, b, alpha):
+        kind = np.result_type(a, b).kind
+        if kind in "iub" and isinstance(alpha, float):
+            raise RuntimeError("For integral input tensors, argument alpha must not be a floating "
+                               "point number.")
+        if kind != "c" and isinstance(alpha, complex):
+            raise RuntimeError("For non-complex input tensors, argument alpha must not be a "
+                               "complex number.")
+        return f(a, b, alpha)
+    return run
+
+
 # NOTE: `alpha` gets entries of its own so that the operators' hot path passes no attributes.
-ADD_ALPHA = defop("AddBackward0", "a b", lambda a, b, alpha: a + alpha * b,
+ADD_ALPHA = defop("AddBackward0", "a b", _alpha_checked(lambda a, b, alpha: a + alpha * b),
                   lambda g: g, lambda g, alpha: g * alpha, attrs="alpha")
-SUB_ALPHA = defop("SubBackward0", "a b", lambda a, b, alpha: a - alpha * b,
+SUB_ALPHA = defop("SubBackward0", "a b", _alpha_checked(lambda a, b, alpha: a - alpha * b),
                   lambda g: g, lambda g, alpha: -g * alpha, attrs="alpha")
 # NOTE: RsubBackward1 is rsub with a number (which has no edge), RsubBackward0 with a tensor.
 RSUB = show_edges(defop("RsubBackward1", "a other", lambda a, other: other - a,
                         lambda g: -g, lambda g: g), (0,))
-RSUB_ALPHA = show_edges(defop("RsubBackward1", "a other", lambda a, other, alpha: other - alpha * a,
+RSUB_ALPHA = show_edges(defop("RsubBackward1", "a other",
+                              _alpha_checked(lambda a, other, alpha: other - alpha * a),
                               lambda g, alpha: -g * alpha, lambda g: g, attrs="alpha"), (0,))
 RSUB_TENSOR = defop("RsubBackward0", "a other", lambda a, other: other - a,
                     lambda g: -g, lambda g: g)
-RSUB_TENSOR_ALPHA = defop("RsubBackward0", "a other", lambda a, other, alpha: other - alpha * a,
+RSUB_TENSOR_ALPHA = defop("RsubBackward0", "a other",
+                          _alpha_checked(lambda a, other, alpha: other - alpha * a),
                           lambda g, alpha: -g * alpha, lambda g: g, attrs="alpha")
 
 
