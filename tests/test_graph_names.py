@@ -114,3 +114,29 @@ def test_not_implemented_nodes_list_only_inputs_that_require_grad():
         gw, = t.autograd.grad((t.nn.functional.hardsigmoid(x) * w).sum(), x, create_graph=True)
         return _names(g.grad_fn, 1), _names(gw.grad_fn, 1)
     same(f)
+
+
+def test_mish_second_derivative_stays_finite_where_torch_gives_nan():
+    # mish's second-order graph differs from PyTorch's on purpose (see nn/functional.py): in
+    # float32, PyTorch's is nan once exp(x) overflows; ndgrad's stays finite and right.
+    x0 = [30., 60., 100., 400.]
+
+    def second(lib, dtype):
+        x = lib.tensor(x0, dtype=dtype, requires_grad=True)
+        g, = lib.autograd.grad(lib.nn.functional.mish(x).sum(), x, create_graph=True)
+        h, = lib.autograd.grad(g.sum(), x)
+        return h.numpy().astype(np.float64)
+
+    assert np.isnan(second(torch, torch.float32)).any()  # the defect this test guards against
+    got32, got64 = second(ndgrad, ndgrad.float32), second(ndgrad, ndgrad.float64)
+
+    def first(v):
+        x = ndgrad.tensor(v, dtype=ndgrad.float64, requires_grad=True)
+        d, = ndgrad.autograd.grad(ndgrad.nn.functional.mish(x).sum(), x)
+        return d.numpy()
+
+    eps = 1e-4
+    fd = (first(np.add(x0, eps)) - first(np.subtract(x0, eps))) / (2 * eps)
+    np.testing.assert_allclose(got64, fd, rtol=1e-6, atol=1e-9)
+    assert np.all(np.isfinite(got32))
+    np.testing.assert_allclose(got32, got64, rtol=1e-5, atol=1e-6)

@@ -540,6 +540,9 @@ def _silu_rule(xp, g, a):
 def _mish_rule(xp, g, a):
     if xp is NX:
         return _blocks(_mish_backward_kernel, g, a)
+    # NOTE: PyTorch's graph here takes tanh(log1p(exp(a))), whose own gradient is nan once
+    # exp(a) overflows (a = 100: mish'' is nan in PyTorch); softplus as -logsigmoid(-a) keeps
+    # it finite, at the price of other node names in the second-order graph.
     t = xp.tanh(-apply(_LOG_SIGMOID, -a))
     return g * (t + a * xp.sigmoid(a) * (1 - t * t))
 
