@@ -366,6 +366,8 @@ def _div_(self, other, *, rounding_mode=None):
 
 
 T.div_ = _div_
+
+
 def zero_(self: Tensor) -> Tensor:
     """Fill with zeros in place."""
     if not (state.enabled and (self._grad_fn is not None or self._requires_grad)) and \
