@@ -246,6 +246,8 @@ rows(
     Row(F + "softmax", _softmax),
     Row(F + "log_softmax", _softmax),
     Row(F + "softmin", _softmax),
+    Row("softmax", _softmax, method="softmax"),
+    Row("log_softmax", _softmax, method="log_softmax"),
     Row(F + "normalize", _normalize),
     Row(F + "dropout", lambda rng: [Sample((arr(rng, 3, 4),), {"training": False}),
                                     Sample((arr(rng, 3, 4), 0.0))],

@@ -376,6 +376,67 @@ def test_every_target_ignored_gives_nan_loss_and_zero_grad(label_smoothing):
     close(g1, g2)
 
 
+# Targets that take nll_loss's mask-free path (every target a class, none ignored) and those
+# that do not: ignored targets below, inside and above the class range, weights, more dims.
+NLL_CASES = {
+    "plain": (np.array([0, 3, 1, 4, 2, 0]), {}),
+    "weighted": (np.array([0, 3, 1, 4, 2, 0]), {"weight": [0.5, 2.0, 1.0, 3.0, 0.25]}),
+    "ignored -100": (np.array([0, -100, 1, 4, -100, 0]), {}),
+    "ignore_index inside the classes": (np.array([0, 3, 1, 4, 2, 3]), {"ignore_index": 3}),
+    "ignore_index unused inside": (np.array([0, 1, 1, 4, 2, 0]), {"ignore_index": 3}),
+    "ignore_index above the classes": (np.array([0, 255, 1, 4, 255, 0]), {"ignore_index": 255}),
+    "weighted and ignored": (np.array([0, -100, 1, 4, 2, 0]),
+                             {"weight": [0.5, 2.0, 1.0, 3.0, 0.25]}),
+    "sum": (np.array([0, 3, 1, 4, 2, 0]), {"reduction": "sum"}),
+    "none": (np.array([0, 3, 1, 4, -100, 0]), {"reduction": "none"}),
+    "uint8 targets": (np.array([0, 3, 1, 4, 2, 0], np.uint8), {}),
+}
+
+
+@pytest.mark.parametrize("fn", ["cross_entropy", "nll_loss"])
+@pytest.mark.parametrize("extra_dim", [False, True])
+@pytest.mark.parametrize("case", sorted(NLL_CASES))
+def test_nll_targets_match_torch(case, extra_dim, fn):
+    target, kwargs = NLL_CASES[case]
+    rng = np.random.default_rng(3)
+    data = rng.standard_normal((6, 5, 3) if extra_dim else (6, 5))
+    if extra_dim:
+        target = np.stack([target, target[::-1], np.roll(target, 1)], 1)
+
+    def run(L):
+        x = L.tensor(data, requires_grad=True)
+        kw = dict(kwargs)
+        if "weight" in kw:
+            kw["weight"] = L.tensor(kw["weight"], dtype=L.float64)
+        inp = x if fn == "cross_entropy" else L.log_softmax(x, 1)
+        loss = getattr(L.nn.functional, fn)(inp, L.tensor(target), **kw)
+        loss.sum().backward()
+        return loss, x.grad
+    if case == "uint8 targets" and extra_dim:
+        # PyTorch's kernel for more than two input dims takes Long targets only
+        with pytest.raises(RuntimeError) as got:
+            run(ndgrad)
+        with pytest.raises(RuntimeError) as want:
+            run(torch)
+        assert str(got.value) == str(want.value)
+        return
+    (l1, g1), (l2, g2) = both(run)
+    close(l1, l2)
+    close(g1, g2)
+
+
+@pytest.mark.parametrize("target", [[0, 5, 1], [0, -1, 1], [0, -100, 7]])
+def test_nll_target_out_of_bounds_raises_as_torch(target):
+    def run(L):
+        return L.nn.functional.cross_entropy(L.zeros(3, 5), L.tensor(target))
+    with pytest.raises(IndexError) as got:
+        run(ndgrad)
+    # NOTE: PyTorch's CPU kernel names the first bad target in an IndexError too.
+    with pytest.raises(IndexError) as want:
+        run(torch)
+    assert str(got.value) == str(want.value)
+
+
 # -- the block-wise exp-family kernels -------------------------------------------------------
 FAST = {
     "sigmoid": lambda L, x: L.sigmoid(x),
@@ -673,3 +734,14 @@ def test_activation_second_derivatives_at_the_kinks_match_torch(name, inplace):
         close(gv1, gv2, **tol)
         if named:
             assert n1 == n2
+
+
+@pytest.mark.parametrize("call", ["torch.softmax(x)", "torch.log_softmax(x)", "x.softmax()",
+                                  "x.log_softmax()"])
+def test_softmax_without_dim_raises_as_torch(call):
+    caught = []
+    for L in LIBS:
+        with pytest.raises(TypeError) as info:
+            eval(call, {"torch": L, "x": L.ones(2, 3)})
+        caught.append(str(info.value))
+    assert caught[0] == caught[1]

@@ -37,6 +37,7 @@ from ._reduce import *  # noqa: F401,F403  reductions
 from ._shape import *  # noqa: F401,F403  shape, indexing and view ops
 from ._linalg import *  # noqa: F401,F403  matmul and friends
 from . import autograd, linalg, nn
+from .nn.functional import _torch_softmax as softmax, _torch_log_softmax as log_softmax
 from .autograd import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled,
                        no_grad, set_grad_enabled)
 from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled

@@ -275,7 +275,8 @@ T.__sub__ = lambda self, other: binary(O.SUB, self, other) if self._data.dtype.k
 T.__rsub__ = lambda self, other: apply(O.RSUB, self, other) if _scalar_or_tensor(other) else NotImplemented
 T.__mul__ = lambda self, other: binary(O.MUL, self, other)
 T.__rmul__ = T.__mul__
-T.__truediv__ = lambda self, other: div(self, other) if _scalar_or_tensor(other) else NotImplemented
+T.__truediv__ = lambda self, other: binary(O.DIV, self, other) if self._data.dtype.kind == "f" \
+    else div(self, other) if _scalar_or_tensor(other) else NotImplemented
 T.__rtruediv__ = lambda self, other: mul(reciprocal(self), other) if _scalar_or_tensor(other) else NotImplemented
 T.__pow__ = lambda self, other: pow(self, other) if _scalar_or_tensor(other) else NotImplemented
 T.__rpow__ = lambda self, other: apply(O.RPOW, other, self) if _scalar_or_tensor(other) else NotImplemented

@@ -350,10 +350,21 @@ def _record_unary(op, out, a, x):
         plan = op.plans.get(1, False)
         if plan is False:
             plan = _save_plan(op, 1)
-        if plan is not None:
-            _save(node, plan, len(op.saves), out, (a,), (x,))
-        else:
+        if plan is None:
             node.saved, node.versions = op.nothing_saved, None
+        elif plan[0] is _ONLY_INPUT:
+            # PERF: `_save` inlined for one saved input (sin, log...) or the result (exp,
+            # tanh...): `y.sin()` 17.8k -> 1xk instructions
+            v = a._vc[0]
+            node.saved = (a,)
+            node.versions = (v,) if v else _UNCHANGED1[0]
+        elif plan[0] is _ONLY_RESULT:
+            kept = _new(_SavedOut)
+            kept.arr, kept.vc, kept.nr = out._data, out._vc, 0
+            node.saved = (kept,)
+            node.versions = _UNCHANGED1[0]  # the result was just made: version 0
+        else:
+            _save(node, plan, len(op.saves), out, (a,), (x,))
     else:
         node.saved, node.versions = (), None
     if _ON_RECORD is not None:
@@ -367,6 +378,7 @@ def _record_unary(op, out, a, x):
 # here, also one that needs no gradient: the engine never reads those.
 _METAS = {}  # (shape, dtype[, shape, dtype]) of a unary or binary op's inputs -> their metas
 _METAS_N = {}  # the metas of `_record`'s ops (None for an input with no gradient) -> themselves
+_METAS_NO_B = {}  # (shape, dtype) of a binary op's first input, when its second needs no gradient
 
 
 def _share(cache, key, metas):
@@ -396,7 +408,8 @@ def _record_binary(op, out, a, b, x, y):
     else:
         na = None
     fb = nb = None
-    if type(b) is Tensor:
+    tb = type(b)
+    if tb is Tensor:
         fb = b._grad_fn
         if fb is not None:
             if b._base is not None and b._view_ver != b._vc[0]:
@@ -407,21 +420,30 @@ def _record_binary(op, out, a, b, x, y):
     out._grad_fn = node = _new(op.node_cls)
     node.next = (fa, fb)
     node.nrs = (na or 0, nb or 0) if na or nb else ZEROS[2]
-    if type(y) is _ndarray:
+    if fb is not None:
         key = (x.shape, x.dtype, y.shape, y.dtype)
-    else:  # a Python number that `_number_array` leaves as it is: it gets no gradient
-        key = (x.shape, x.dtype, (), None)
-    node.metas = _METAS.get(key) or _share_metas(key, 2)
+        node.metas = _METAS.get(key) or _share_metas(key, 2)
+    else:
+        # PERF: an input with no gradient (a number, mostly) needs no meta, so the key is the
+        # first input's alone: `y * 1.001`, 2xk -> 2xk instructions
+        key = (x.shape, x.dtype)
+        node.metas = _METAS_NO_B.get(key) or _share(_METAS_NO_B, key, (key, None))
     node.attrs = ()
     if op.saves:
         mask = (fa is not None) | (fb is not None) << 1
         plan = op.plans.get(mask, False)
         if plan is False:
             plan = _save_plan(op, mask)
-        if plan is not None:
-            _save(node, plan, len(op.saves), out, (a, b), (x, y))
-        else:
+        if plan is None:
             node.saved, node.versions = op.nothing_saved, None
+        elif tb is not Tensor and plan[0] is _B_FIRST:
+            # PERF: `_save` inlined for `tensor (op) number` keeping the number (mul, div):
+            # nothing to check later. `y * 1.001`, 20.5k -> 1xk instructions
+            node.saved, node.versions = (b, None), None
+        elif tb is not Tensor and plan[0] is _B_SECOND:
+            node.saved, node.versions = (None, b), None
+        else:
+            _save(node, plan, len(op.saves), out, (a, b), (x, y))
     else:
         node.saved, node.versions = (), None
     if _ON_RECORD is not None:
@@ -444,11 +466,17 @@ def _save_plan(op, mask):
         for j, kind, i in plan:
             picks[j] = i if kind == _IN else _RESULT
         picks = tuple(picks)
+        # one slot holding the first input or the result: the unary hot path tests identity
+        picks = _ONLY_INPUT if picks == _ONLY_INPUT else \
+            _ONLY_RESULT if picks == _ONLY_RESULT else _B_FIRST if picks == _B_FIRST else \
+            _B_SECOND if picks == _B_SECOND else picks
     op.plans[mask] = plan = (picks, plan) if plan else None
     return plan
 
 
 _EMPTY, _RESULT = -1, -2  # in a plan's picks: a slot kept empty, the op's own result
+# picks the hot paths test by identity: the one input, the result, b alone in slot 0 or 1
+_ONLY_INPUT, _ONLY_RESULT, _B_FIRST, _B_SECOND = (0,), (_RESULT,), (1, _EMPTY), (_EMPTY, 1)
 # PERF: the versions of values saved before any in-place change, shared (by which slots hold
 # numbers: None) rather than a new tuple per node; see _METAS.
 _UNCHANGED1 = ((0,), None)
@@ -621,7 +649,9 @@ def unary(op: Op, a: Tensor):
     return t
 
 
-_NUMBERS = {}  # (number, dtype) -> a read-only 0-d array of that dtype
+_NUMBERS = {}  # dtype -> {number: a read-only 0-d array of that dtype}
+_N32 = _NUMBERS[_F32] = {}  # PERF: binary reads these two without hashing a dtype
+_N64 = _NUMBERS[_F64] = {}
 
 
 def _number_array(v, dtype):
@@ -631,15 +661,18 @@ def _number_array(v, dtype):
     small float32 array); the loops learners write reuse the same few constants, so the
     converted arrays are kept. Zero is left out (0.0 == -0.0 would share a key), and so are
     numbers the dtype cannot hold, and half precision (kept as NumPy converts it each time).
+    An int and the float equal to it share an entry: both convert to the same value.
     """
-    key = (v, dtype)
-    arr = _NUMBERS.get(key)
+    cache = _NUMBERS.get(dtype)
+    if cache is None:
+        cache = _NUMBERS[dtype] = {}
+    arr = cache.get(v)
     if arr is None:
         if v == 0 or not -1e30 < v < 1e30 or dtype.itemsize < 4:
             return v
-        if len(_NUMBERS) >= 512:
-            _NUMBERS.clear()
-        arr = _NUMBERS[key] = np.array(v, dtype)
+        if len(cache) >= 512:
+            cache.clear()
+        arr = cache[v] = np.array(v, dtype)
         arr.flags.writeable = False
     return arr
 
@@ -649,20 +682,24 @@ def binary(op: Op, a: Tensor, b):
     if _VMAP is not None:
         return apply(op, a, b)
     x = a._data
+    dt = x.dtype
     tb = type(b)
     if tb is Tensor:
         y = b._data
-        if x.dtype is not y.dtype:
+        if dt is not y.dtype:
             return apply(op, a, b)
-    elif (tb is float or tb is int) and x.dtype.kind == "f":
+    elif (tb is float or tb is int) and (dt is _F32 or dt is _F64 or dt.kind == "f"):
         # NumPy keeps a float array's dtype against a Python number (NEP 50), so no promotion.
-        y = _number_array(b, x.dtype)
+        # PERF: the number's cached array looked up here: `y * 1.001`, 22.6k -> 2xk instructions
+        y = _N32.get(b) if dt is _F32 else _N64.get(b) if dt is _F64 else None
+        if y is None:
+            y = _number_array(b, dt)
     elif isinstance(b, _SCALARS):
         return apply(op, a, b)
     else:
         return NotImplemented
     if op.scalar is not None and not x.ndim and type(y) is _ndarray and not y.ndim and (
-            x.dtype is _F32 or x.dtype is _F64):
+            dt is _F32 or dt is _F64):
         # PERF: two 0-d floats (scalar graphs) through NumPy's scalar arithmetic, which gives
         # the same IEEE results as the ufunc: a 0-d multiply 21.6k -> 20.3k instructions.
         out = np.asarray(op.scalar(x[()], y[()]))
@@ -1507,7 +1544,7 @@ def _expand(g, shape):
     """``g`` broadcast to ``shape``: a copy when small (cheaper than np.broadcast_to's Python
     wrapper, and writeable), a read-only view when large (no memory traffic)."""
     if len(shape) == 0 or _numel(shape) <= 4096:
-        r = np.empty(shape, np.result_type(g))
+        r = np.empty(shape, g.dtype if type(g) is _ndarray else np.result_type(g))
         r[...] = g
         return r
     return np.broadcast_to(g, shape)

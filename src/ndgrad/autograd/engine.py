@@ -246,7 +246,13 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
     stack = []
     buf = {}
     for t, g in zip(roots, root_grads):
-        target, nr = (t._sync_grad_fn(), t._output_nr) if t._grad_fn is not None else (t, 0)
+        target = t._grad_fn
+        if target is None:
+            target, nr = t, 0
+        else:
+            if t._base is not None:
+                target = t._sync_grad_fn()
+            nr = t._output_nr
         if target not in deps:
             deps[target] = 0
             stack.append(target)
