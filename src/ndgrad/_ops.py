@@ -354,7 +354,7 @@ def _record_unary(op, out, a, x):
             node.saved, node.versions = op.nothing_saved, None
         elif plan[0] is _ONLY_INPUT:
             # PERF: `_save` inlined for one saved input (sin, log...) or the result (exp,
-            # tanh...): `y.sin()` 17.8k -> 1xk instructions
+            # tanh...): `y.sin()` 17.7k -> 15.8k; `y.exp()` 19.5k -> 17.1k instructions
             v = a._vc[0]
             node.saved = (a,)
             node.versions = (v,) if v else _UNCHANGED1[0]
@@ -425,7 +425,7 @@ def _record_binary(op, out, a, b, x, y):
         node.metas = _METAS.get(key) or _share_metas(key, 2)
     else:
         # PERF: an input with no gradient (a number, mostly) needs no meta, so the key is the
-        # first input's alone: `y * 1.001`, 2xk -> 2xk instructions
+        # first input's alone: `y * 1.001`, 21.3k -> 20.5k instructions
         key = (x.shape, x.dtype)
         node.metas = _METAS_NO_B.get(key) or _share(_METAS_NO_B, key, (key, None))
     node.attrs = ()
@@ -438,7 +438,7 @@ def _record_binary(op, out, a, b, x, y):
             node.saved, node.versions = op.nothing_saved, None
         elif tb is not Tensor and plan[0] is _B_FIRST:
             # PERF: `_save` inlined for `tensor (op) number` keeping the number (mul, div):
-            # nothing to check later. `y * 1.001`, 20.5k -> 1xk instructions
+            # nothing to check later. `y * 1.001`, 20.5k -> 17.2k instructions
             node.saved, node.versions = (b, None), None
         elif tb is not Tensor and plan[0] is _B_SECOND:
             node.saved, node.versions = (None, b), None
@@ -690,7 +690,7 @@ def binary(op: Op, a: Tensor, b):
             return apply(op, a, b)
     elif (tb is float or tb is int) and (dt is _F32 or dt is _F64 or dt.kind == "f"):
         # NumPy keeps a float array's dtype against a Python number (NEP 50), so no promotion.
-        # PERF: the number's cached array looked up here: `y * 1.001`, 22.6k -> 2xk instructions
+        # PERF: the number's cached array looked up here: `y * 1.001`, 22.6k -> 21.3k instructions
         y = _N32.get(b) if dt is _F32 else _N64.get(b) if dt is _F64 else None
         if y is None:
             y = _number_array(b, dt)

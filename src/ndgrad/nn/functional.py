@@ -65,7 +65,7 @@ def _log_softmax_backward_rows(r, g, out):
 
 
 # PERF: the ufuncs' reduce methods, not np.max/np.sum, whose Python wrappers cost ~5k
-# instructions a call: log_softmax of 64x10, 143k -> 1xxk.
+# instructions a call: log_softmax of 64x10, 143.5k -> 117.8k.
 def _log_softmax_fwd(a, dim):
     if _by_rows(a, dim=dim):
         return _log_softmax_rows(a)
@@ -654,7 +654,7 @@ def _nll_rule(xp, g, a_shape, key, wsel, reduction):
     scale = wsel / total if reduction == "mean" and total else wsel
     if xp is NX:
         # PERF: each (sample, target) position is picked once, so a plain assignment does what
-        # index_acc's accumulation does: cross_entropy's backward on 64x10, ~60 -> ~25 us.
+        # index_acc's accumulation does: cross_entropy's backward on 64x10, 219k -> 164k instructions.
         picked = -g * scale
         grad = np.zeros(a_shape, picked.dtype)
         grad[key] = picked
