@@ -442,6 +442,15 @@ def _record_binary(op, out, a, b, x, y):
             node.saved, node.versions = (b, None), None
         elif tb is not Tensor and plan[0] is _B_SECOND:
             node.saved, node.versions = (None, b), None
+        elif tb is Tensor and (plan[0] is _BA or plan[0] is _AB):
+            # PERF: both tensors kept (a product of two tensors): `y0 * w0`, 20.2k -> 18.1k
+            va, vb = a._vc[0], b._vc[0]
+            if plan[0] is _BA:
+                node.saved = (b, a)
+                node.versions = (vb, va) if va or vb else _UNCHANGED2[0]
+            else:
+                node.saved = (a, b)
+                node.versions = (va, vb) if va or vb else _UNCHANGED2[0]
         else:
             _save(node, plan, len(op.saves), out, (a, b), (x, y))
     else:
@@ -466,10 +475,7 @@ def _save_plan(op, mask):
         for j, kind, i in plan:
             picks[j] = i if kind == _IN else _RESULT
         picks = tuple(picks)
-        # one slot holding the first input or the result: the unary hot path tests identity
-        picks = _ONLY_INPUT if picks == _ONLY_INPUT else \
-            _ONLY_RESULT if picks == _ONLY_RESULT else _B_FIRST if picks == _B_FIRST else \
-            _B_SECOND if picks == _B_SECOND else picks
+        picks = _SHARED_PICKS.get(picks, picks)  # the hot paths test these by identity
     op.plans[mask] = plan = (picks, plan) if plan else None
     return plan
 
@@ -477,6 +483,8 @@ def _save_plan(op, mask):
 _EMPTY, _RESULT = -1, -2  # in a plan's picks: a slot kept empty, the op's own result
 # picks the hot paths test by identity: the one input, the result, b alone in slot 0 or 1
 _ONLY_INPUT, _ONLY_RESULT, _B_FIRST, _B_SECOND = (0,), (_RESULT,), (1, _EMPTY), (_EMPTY, 1)
+_BA, _AB = (1, 0), (0, 1)  # both inputs kept, in either order
+_SHARED_PICKS = {p: p for p in (_ONLY_INPUT, _ONLY_RESULT, _B_FIRST, _B_SECOND, _BA, _AB)}
 # PERF: the versions of values saved before any in-place change, shared (by which slots hold
 # numbers: None) rather than a new tuple per node; see _METAS.
 _UNCHANGED1 = ((0,), None)
