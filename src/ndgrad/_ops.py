@@ -1254,6 +1254,11 @@ RECIPROCAL = defop("ReciprocalBackward0", "a", np.reciprocal,
 def _pow_scalar_rule(g, a, exponent):
     if exponent == 0:
         return g * 0
+    if exponent == 2 and type(a) is not Tensor:
+        # PERF: a ** 1 is a, exactly, so one NumPy call fewer for the commonest power (the
+        # seed's `** 2`: its regression, 37.9M -> 37.4M instructions); a recorded graph keeps
+        # PyTorch's pow node
+        return g * (2 * a)
     return g * (exponent * a ** (exponent - 1))
 
 
