@@ -374,8 +374,9 @@ def _record_unary(op, out, a, x):
 # PERF: nodes share their ``metas`` tuples: one per combination of input shapes and dtypes,
 # instead of three new tuples per binary node. The scalar MLP's graph (65k nodes) made ~500
 # young collections and 4 full ones per step before, ~270 and 2-3 after (with the shared
-# versions below); its step's collector time fell 0.47 -> 0.23 s. Every input has its meta
-# here, also one that needs no gradient: the engine never reads those.
+# versions below); its step's collector time fell 0.47 -> 0.23 s. The engine reads the metas
+# of inputs with an edge only, so an input with none may have None (a binary op's second input
+# with no gradient, any such input of `_record`'s ops) or its real meta.
 _METAS = {}  # (shape, dtype[, shape, dtype]) of a unary or binary op's inputs -> their metas
 _METAS_N = {}  # the metas of `_record`'s ops (None for an input with no gradient) -> themselves
 _METAS_NO_B = {}  # (shape, dtype) of a binary op's first input, when its second needs no gradient
@@ -436,12 +437,11 @@ def _record_binary(op, out, a, b, x, y):
             plan = _save_plan(op, mask)
         if plan is None:
             node.saved, node.versions = op.nothing_saved, None
-        elif tb is not Tensor and plan[0] is _B_FIRST:
+        elif tb is not Tensor and (plan[0] is _B_FIRST or plan[0] is _B_SECOND):
             # PERF: `_save` inlined for `tensor (op) number` keeping the number (mul, div):
             # nothing to check later. `y * 1.001`, 20.5k -> 17.2k instructions
-            node.saved, node.versions = (b, None), None
-        elif tb is not Tensor and plan[0] is _B_SECOND:
-            node.saved, node.versions = (None, b), None
+            node.saved = (b, None) if plan[0] is _B_FIRST else (None, b)
+            node.versions = None
         elif tb is Tensor and (plan[0] is _BA or plan[0] is _AB):
             # PERF: both tensors kept (a product of two tensors): `y0 * w0`, 20.2k -> 18.1k
             va, vb = a._vc[0], b._vc[0]
