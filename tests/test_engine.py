@@ -470,3 +470,54 @@ def test_piecewise_linear_first_derivative_in_the_graph_as_pytorch(name):
         (g2,) = t.autograd.grad(g.sum(), x) if g.requires_grad else (None,)
         return g.requires_grad, g.tolist(), None if g2 is None else g2.tolist()
     same(f)
+
+
+def _random_graph(lib, seed, create_graph):
+    """A random graph over two leaves: values used several times, multi-output ops (split,
+    unbind, max over a dim) with some outputs unused, and several roots, one of which also feeds
+    another. Returns the leaves' gradients (and, with create_graph, their own derivatives)."""
+    rng = np.random.default_rng(seed)
+    a = lib.tensor(rng.standard_normal((2, 3)), requires_grad=True)
+    b = lib.tensor(rng.standard_normal(3), requires_grad=True)
+    vals = [a, b, a * b]
+    for _ in range(12):
+        x, y = (vals[i] for i in rng.integers(len(vals), size=2))
+        if x.shape[-1:] != y.shape[-1:]:
+            y = y.sum()  # broadcasts against anything
+        kind = rng.integers(6)
+        if kind == 0:
+            vals.append(x * y + x)
+        elif kind == 1:
+            vals.append((x.sin() * y).exp() if x.shape == y.shape else x.tanh())
+        elif kind == 2 and x.dim() == 2:
+            parts = x.split(1)
+            vals.append(parts[int(rng.integers(2))].squeeze(0) * 2)
+        elif kind == 3 and x.dim() == 2:
+            u = x.unbind(1)
+            vals.append(u[0] * u[2] - u[1])
+        elif kind == 4 and x.dim() == 2:
+            m, i = x.max(1)
+            vals.append(m.sum() * x)
+        else:
+            vals.append(x.cos() + y)
+    roots = [v.sum() for v in vals[-3:]]
+    roots.append(roots[0] * roots[1])  # a root that depends on another root
+    seeds = [lib.tensor(float(s)) for s in rng.standard_normal(len(roots))]
+    lib.autograd.backward(roots, seeds, create_graph=create_graph)
+    got = [a.grad.detach().numpy().copy(), b.grad.detach().numpy().copy()]
+    if create_graph:
+        second = lib.autograd.grad((a.grad * a.grad).sum() + b.grad.sum(), [a, b],
+                                   allow_unused=True)
+        got += [None if s is None else s.detach().numpy() for s in second]
+    return got
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+@pytest.mark.parametrize("seed", range(20))
+def test_random_graphs_match_torch(seed, create_graph):
+    want = _random_graph(torch, seed, create_graph)
+    got = _random_graph(ndgrad, seed, create_graph)
+    for w, g in zip(want, got):
+        assert (w is None) == (g is None)
+        if w is not None:
+            np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)

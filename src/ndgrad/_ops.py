@@ -97,6 +97,7 @@ class Op:
         self.no_jvp = None
         self.nothing_saved = (None,) * len(self.saves)
         self.node_cls = type(name, (OpNode,), {"__slots__": (), "op": self, "nout": nout,
+                                               "fastop": self if nout == 1 else None,
                                                **_engine.saved_properties(self)})
 
     def _caller(self, rule, spec):
