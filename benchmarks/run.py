@@ -5,8 +5,9 @@
     python benchmarks/run.py --rounds 3 --record   # libraries take turns three times: fairer under noise
     python benchmarks/run.py -w op_chain -r 30 --libs ndgrad,torch,micrograd
 
-Times are medians of repeated calls after warm-up (each workload sets its repeats; -r overrides
-them); ratios compare with PyTorch eager and with hand-written NumPy measured in the same run.
+Times are medians of repeated calls after warm-up (each workload sets its repeats, -r overrides
+them, and its fewest rounds); ratios compare with PyTorch eager and with hand-written NumPy
+measured in the same run.
 Peers (benchmarks/peers/) run their own implementation of each workload they support; the first
 call's result of every library is checked against PyTorch's.
 """
@@ -181,7 +182,7 @@ def main() -> int:
     rows = []
     for name in names:
         runs = {lib: [] for lib in libs}
-        for _ in range(args.rounds):
+        for _ in range(max(args.rounds, WORKLOADS[name].rounds)):
             for lib in libs:
                 if (lib, name) in SINGLE_CALL and runs[lib]:
                     continue  # a minute-long single call is not repeated
@@ -197,8 +198,10 @@ def main() -> int:
             "timed calls per workload: " + ", ".join(f"{n} {WORKLOADS[n].repeats}" for n in names))
     single = "; ".join(f"{lib} on {n}: one call, timed" for lib, n in sorted(SINGLE_CALL)
                        if lib in libs and n in names)
-    if args.rounds > 1:
-        plan += f"; {args.rounds} rounds of every library in turn, the median round kept"
+    rounds = {n: max(args.rounds, WORKLOADS[n].rounds) for n in names}
+    if max(rounds.values()) > 1:
+        plan += ("; rounds of every library in turn, the median round kept: " +
+                 ", ".join(f"{n} {r}" for n, r in rounds.items()))
     report = (f"Times in ms, the median of the timed calls after warm-up ({plan}"
               f"{'; ' + single if single else ''}), each library in its own process; blank: the library "
               f"has no version of the workload.\n\n{body}\n\n{footnotes}\n\nWorkloads:\n{workloads}\n")

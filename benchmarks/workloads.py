@@ -377,6 +377,10 @@ class Workload(NamedTuple):
     description: str
     repeats: int = 21
     warmups: int = 3
+    # NOTE: the fewest rounds of every library in turn (run.py --rounds may ask for more).
+    # Workloads of a few milliseconds finish a whole round inside one burst of the machine's
+    # noise, so they take more rounds; they cost seconds.
+    rounds: int = 1
 
 
 def _stateless(fn):
@@ -386,14 +390,14 @@ def _stateless(fn):
 
 WORKLOADS = {
     "seed_regression": Workload(_stateless(seed_regression), _stateless(seed_regression_numpy),
-                                "the seed's linear regression, 100 epochs"),
+                                "the seed's linear regression, 100 epochs", rounds=7),
     "seed_descent": Workload(_stateless(seed_descent), _stateless(seed_descent_numpy),
-                             "the seed's gradient descent on x**2, 50 epochs"),
+                             "the seed's gradient descent on x**2, 50 epochs", rounds=7),
     "op_chain": Workload(_stateless(op_chain), _stateless(op_chain_numpy),
-                         "forward+backward of a chain of 1,000 elementwise ops on a 1-element tensor"),
+                         "forward+backward of a chain of 1,000 elementwise ops on a 1-element tensor", rounds=7),
     "mlp_step": Workload(mlp_step, mlp_step_numpy,
                          "MLP 784-256-128-10 training step, batch 64, ReLU, cross-entropy, SGD, float32",
-                         repeats=51),
+                         repeats=51, rounds=5),
     "blas_step": Workload(blas_step, blas_step_numpy,
                           "3 layers of 2048x2048 float32 matmul + tanh, forward+backward",
                           repeats=3, warmups=1),
