@@ -404,10 +404,16 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
                         else:
                             arr = g
                         meta = metas[k]
-                        # PERF: _give inlined, and in it the shape/dtype check
-                        if arr.shape != meta[0] or (arr.dtype is not meta[1] and
-                                                    arr.dtype != meta[1]):
-                            g = _reconcile(g, meta, graph)
+                        # PERF: _give inlined, and in it the shape/dtype check. A NumPy scalar
+                        # (the rules' result on 0-d values) is checked by its type: its .shape
+                        # and .dtype are made on each access, ~1k instructions an edge.
+                        if type(arr) is _ndarray:
+                            if arr.shape != meta[0] or (arr.dtype is not meta[1] and
+                                                        arr.dtype != meta[1]):
+                                g = _reconcile(g, meta, graph)
+                        elif meta[0] or _SCALAR_DTYPE.get(type(arr)) is not meta[1]:
+                            if arr.shape != meta[0] or arr.dtype != meta[1]:
+                                g = _reconcile(g, meta, graph)
                         nr = nrs[k]
                         if nr:
                             _put(buf, (tgt, nr), g)
@@ -473,6 +479,10 @@ def run_backward(roots, root_grads, retain_graph, create_graph, inputs=None, acc
     return results
 
 
+_ndarray = np.ndarray
+# The dtype of each NumPy scalar type a rule may return
+_SCALAR_DTYPE = {t: np.dtype(t) for t in (np.float16, np.float32, np.float64, np.longdouble,
+                                          np.complex64, np.complex128)}
 _FLOOR = [None] * 8  # the bottom of the engine's stacks (see `todo` in run_backward)
 
 
