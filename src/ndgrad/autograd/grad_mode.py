@@ -61,11 +61,17 @@ class no_grad(_Mode):
     False
     """
 
+    def __new__(cls, func=None):
+        # PERF: the common `no_grad()` without _Mode.__new__'s *args and **kwargs
+        if func is not None:
+            return _Mode.__new__(cls, func)
+        return object.__new__(cls)
+
     def __enter__(self):
         self.prev = state.enabled
         state.enabled = False
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, exc, tb):
         state.enabled = self.prev
         return False
 
