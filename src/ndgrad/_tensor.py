@@ -374,7 +374,7 @@ class Tensor:
         fn = self._sync_grad_fn()
         if fn._retained is None:
             fn._retained = {}
-            fn._hooked, fn.fastop = True, None
+            fn.fastop = None
         fn._retained[self._output_nr] = weakref.ref(self)
         self._retains_grad = True
 
@@ -390,7 +390,7 @@ class Tensor:
         fn = self._sync_grad_fn()
         if fn._tensor_hooks is None:
             fn._tensor_hooks = {}
-            fn._hooked, fn.fastop = True, None
+            fn.fastop = None
         hooks = fn._tensor_hooks.setdefault(self._output_nr, [])
         hooks.append(hook)
         return RemovableHandle(hooks, hook)

@@ -67,9 +67,9 @@ class Node:
     # PERF: hooks are rare, so they are class-level defaults that a node overrides only when one
     # is registered (its __dict__ is made then): four slot stores fewer per recorded op.
     _hooks = _prehooks = _tensor_hooks = _retained = None
-    _hooked = False  # set once any of the four is: the engine then takes its general path
     # The op whose rules the engine's fast path may run for this node: a table op with one
-    # output (set on its node class), None once the node has a hook.
+    # output (set on its node class). Registering any of the four hooks sets it to None on the
+    # node, and the engine then takes its general path.
     fastop = None
     op = None
     nout = 1  # how many outputs the node's forward had (gradient slots)
@@ -90,7 +90,7 @@ class Node:
         """``fn(grad_inputs, grad_outputs)`` runs after this node; it may return new grad_inputs."""
         if self._hooks is None:
             self._hooks = []
-            self._hooked, self.fastop = True, None
+            self.fastop = None
         self._hooks.append(fn)
         return RemovableHandle(self._hooks, fn)
 
@@ -98,7 +98,7 @@ class Node:
         """``fn(grad_outputs)`` runs before this node; it may return new grad_outputs."""
         if self._prehooks is None:
             self._prehooks = []
-            self._hooked, self.fastop = True, None
+            self.fastop = None
         self._prehooks.append(fn)
         return RemovableHandle(self._prehooks, fn)
 
