@@ -96,7 +96,8 @@ class Op:
         self.diagonal = False
         self.no_jvp = None
         self.nothing_saved = (None,) * len(self.saves)
-        self.node_cls = type(name, (OpNode,), {"__slots__": (), "op": self, "nout": nout,
+        base = _EDGE_BASES.get(len(self.inputs), OpNode)
+        self.node_cls = type(name, (base,), {"__slots__": (), "op": self, "nout": nout,
                                                "fastop": self if nout == 1 else None,
                                                **_engine.saved_properties(self)})
 
@@ -228,6 +229,28 @@ class OpNode(Node):
                 r = rule(*get(env)) if spread else rule(get(env))
                 outs.append(_attach(r, env, self) if graph else r)
         return outs
+
+
+def _set_two(node, edges):
+    node.e0, node.e1 = edges
+
+
+class TwoEdgeNode(OpNode):
+    """The node of a two-input op (add, mul...), its edges in two slots rather than a tuple:
+    ``next`` reads and writes them as one.
+
+    PERF: one object fewer per node for the cyclic GC to track. The scalar MLP's step tracked
+    ~100k objects more than its 65k nodes; its forward made 258 young and 2.1 full collections
+    a step before, 173 and 1.6 after, and its collector time fell from 220-300 ms to 150-170 ms.
+    The price is ~700 instructions each time the engine reads ``next`` (twice a node): +8% on
+    the backward of the 1,000-op chain. One-input nodes keep their tuple: their property, a
+    Python function, cost more than the tuple saved."""
+
+    __slots__ = ("e0", "e1")
+    next = property(operator.attrgetter("e0", "e1"), _set_two)
+
+
+_EDGE_BASES = {2: TwoEdgeNode}  # node base classes by the number of inputs
 
 
 # NOTE: PyTorch drops "Backward0" whole but keeps other numbers: PowBackward1 is "Pow1".
@@ -420,7 +443,8 @@ def _record_binary(op, out, a, b, x, y):
         elif b._requires_grad:
             fb, nb = b, 0
     out._grad_fn = node = _new(op.node_cls)
-    node.next = (fa, fb)
+    node.e0 = fa
+    node.e1 = fb
     node.nrs = (na or 0, nb or 0) if na or nb else ZEROS[2]
     if fb is not None:
         key = (x.shape, x.dtype, y.shape, y.dtype)
