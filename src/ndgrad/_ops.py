@@ -96,7 +96,7 @@ class Op:
         self.diagonal = False
         self.no_jvp = None
         self.nothing_saved = (None,) * len(self.saves)
-        base = _EDGE_BASES.get(len(self.inputs), OpNode)
+        base = TwoEdgeNode if len(self.inputs) == 2 else OpNode
         self.node_cls = type(name, (base,), {"__slots__": (), "op": self, "nout": nout,
                                                "fastop": self if nout == 1 else None,
                                                **_engine.saved_properties(self)})
@@ -248,10 +248,7 @@ class TwoEdgeNode(OpNode):
     Python function, cost more than the tuple saved."""
 
     __slots__ = ("e0", "e1")
-    next = property(operator.attrgetter("e0", "e1"), _set_two)
-
-
-_EDGE_BASES = {2: TwoEdgeNode}  # node base classes by the number of inputs
+    next = property(operator.attrgetter("e0", "e1"), _set_two)  # Node's `next` slot stays empty
 
 
 # NOTE: PyTorch drops "Backward0" whole but keeps other numbers: PowBackward1 is "Pow1".
