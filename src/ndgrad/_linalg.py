@@ -11,7 +11,7 @@ import math
 import numpy as np
 
 from . import _ops as O
-from ._ops import NX, TX, apply, defop
+from ._ops import NX, TX, apply, binary, defop
 from ._tensor import Tensor, _c10_name, _wrap_dim
 from ._reduce import AMAX, AMIN  # the matrix norms' max/min over a dim, ties split evenly
 from .return_types import _structseq
@@ -34,7 +34,8 @@ EighResult = _structseq("linalg_eigh", ("eigenvalues", "eigenvectors"))
 # ---------------------------------------------------------------------------------------------
 
 def _mT(a):
-    return np.swapaxes(a, -1, -2)
+    # PERF: the method, not np.swapaxes and its Python wrapper: ~3k instructions less a call
+    return a.swapaxes(-1, -2)
 
 
 def _eye_mask(n: int) -> np.ndarray:
@@ -105,7 +106,14 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     >>> ndgrad.matmul(ndgrad.tensor([[1., 2.]]), ndgrad.tensor([3., 4.]))
     tensor([11.])
     """
-    da, db = input.ndim, other.ndim
+    plain = type(input) is Tensor and type(other) is Tensor
+    if not plain:
+        for pos, (name, t) in enumerate((("input", input), ("other", other)), 1):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"matmul(): argument '{name}' (position {pos}) must be Tensor, "
+                                f"not {type(t).__name__}")
+    a, b = input._data, other._data
+    da, db = a.ndim, b.ndim
     if da == 0 or db == 0:
         raise RuntimeError("both arguments to matmul need to be at least 1D, but they are "
                            f"{da}D and {db}D")
@@ -114,11 +122,17 @@ def matmul(input: Tensor, other: Tensor) -> Tensor:
     if da == 2 and db == 1:
         return mv(input, other)
     if da <= 2 and db <= 2:
-        _same_dtype(input, other)
-        sa = input.shape if da == 2 else (1,) + tuple(input.shape)
-        if sa[1] != other.shape[0]:
-            _mm_error(sa, other.shape)
-        return apply(_MATMUL["MmBackward0" if da == 2 else "SqueezeBackward4"], input, other)
+        if a.dtype != b.dtype:
+            _same_dtype(input, other)
+        if a.shape[-1] != b.shape[0]:
+            _mm_error(a.shape if da == 2 else (1,) + a.shape, b.shape)
+        op = _MATMUL["MmBackward0" if da == 2 else "SqueezeBackward4"]
+        if plain:
+            # PERF: one dtype, shapes checked: binary's hot path, not apply's promotion and its
+            # generic record. `x @ w`, (64, 4) by (4, 4) float32 with grad: 53.4k -> 32.0k
+            # instructions (NumPy's matmul alone: 11.6k).
+            return binary(op, input, other)
+        return apply(op, input, other)
     _same_dtype(input, other)
     sa, sb = tuple(input.shape), tuple(other.shape)
     ka = sa[-1]
