@@ -16,6 +16,7 @@ import warnings as _warnings
 # block's other filters when the block ends.
 _warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ndgrad(\.|$)")
 
+from . import _malloc  # noqa: F401  glibc's malloc thresholds (see the module; NDGRAD_MALLOC)
 from ._dtypes import (bool_ as bool, complex64, complex128, dtype, float16, float32, float64,
                       get_default_dtype, int8, int16, int32, int64, promote_types,
                       set_default_dtype, uint8)
