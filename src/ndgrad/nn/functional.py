@@ -16,6 +16,8 @@ from .._ops import NX, TX, apply, defop, inplace
 from .._tensor import Tensor, _c10_name, _wrap, _wrap_dim
 from ..autograd.grad_mode import state
 
+# PERF: np.add.reduce, not .sum() and its Python wrapper: ~3k instructions a sum
+_sum = np.add.reduce
 _SELU_ALPHA = 1.6732632423543772848170429916717
 _SELU_SCALE = 1.0507009873554804934193349852946
 
@@ -649,7 +651,7 @@ def _hardsigmoid_rule(xp, g, a):
 
 
 def _nll_rule(xp, g, a_shape, key, wsel, reduction):
-    total = wsel.sum()
+    total = _sum(wsel, None)
     # NOTE: with every target ignored (total 0) the gradient is zero, as PyTorch's.
     scale = wsel / total if reduction == "mean" and total else wsel
     if xp is NX:
@@ -888,12 +890,12 @@ def _nll_fwd(picked, wsel, reduction):
     if reduction == "none":
         return loss
     if reduction == "sum":
-        return loss.sum()
-    total = wsel.sum()
+        return _sum(loss, None)
+    total = _sum(wsel, None)
     if total:
-        return loss.sum() / total
+        return _sum(loss, None) / total
     with np.errstate(invalid="ignore", divide="ignore"):
-        return loss.sum() / total
+        return _sum(loss, None) / total
 
 
 # The xp functions the rules above use, in both namespaces (rules written against `xp` run on
@@ -1444,15 +1446,39 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     """The negative log likelihood of the target classes, given log-probabilities."""
     reduction = _reduction(size_average, reduce, reduction)
     c = _check_nll(input, target, weight, "")
+    return _nll(input, target, weight, ignore_index, reduction, c)
+
+
+_UNIT = {}  # (n, dtype) -> read-only ones: the unweighted targets' weights
+_ROWS = {}  # n -> read-only arange(n): the rows a 2-d input's targets sit in
+
+
+def _cached(cache, key, make):
+    """A read-only array kept under ``key`` (cleared past 64 keys: shapes that keep changing)."""
+    arr = cache.get(key)
+    if arr is None:
+        if len(cache) >= 64:
+            cache.clear()
+        arr = cache[key] = make()
+        arr.flags.writeable = False
+    return arr
+
+
+def _nll(input, target, weight, ignore_index, reduction, c):
+    """nll_loss past its argument checks (`_check_nll` gave the class count ``c``)."""
     _not_differentiable(weight, "nll_loss_forward" if input.ndim <= 2 else "nll_loss2d_forward",
                         "weight")
     tgt = target._data.astype(np.int64, copy=False)
     dt = input._data.dtype
     if tgt.size and 0 <= np.minimum.reduce(tgt, None) and np.maximum.reduce(tgt, None) < c \
             and not 0 <= ignore_index < c:
-        # PERF: every target is a class and none is ignored (the usual batch): no masks
+        # PERF: every target is a class and none is ignored (the usual batch): no masks, and
+        # without class weights the same read-only ones each call
         safe = tgt
-        wsel = np.ones(tgt.shape, dt) if weight is None else weight._data[tgt].astype(dt)
+        if weight is None:
+            wsel = _cached(_UNIT, (tgt.shape, dt), lambda: np.ones(tgt.shape, dt))
+        else:
+            wsel = weight._data[tgt].astype(dt)
     else:
         valid = tgt != ignore_index
         bad = valid & ((tgt < 0) | (tgt >= c))
@@ -1463,7 +1489,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     if input.ndim == 1:
         key = (safe,)
     elif input.ndim == 2:
-        key = (np.arange(len(safe)), safe)
+        key = (_cached(_ROWS, len(safe), lambda: np.arange(len(safe))), safe)
     else:
         grid = np.indices(tgt.shape, sparse=True)
         key = (grid[0], safe) + tuple(grid[1:])
@@ -1483,7 +1509,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
         return _cross_entropy_probs(input, target, weight, reduction, label_smoothing, class_dim)
     c = _check_nll(input, target, weight, "")
     logp = log_softmax(input, class_dim)
-    loss = nll_loss(logp, target, weight, ignore_index=ignore_index, reduction=reduction)
+    loss = _nll(logp, target, weight, ignore_index, reduction, c)
     if label_smoothing <= 0:
         return loss
     wshape = [1] * input.ndim
