@@ -453,6 +453,26 @@ def test_adopted_gradients_never_alias_other_arrays():
         assert (seed == 1).all()
 
 
+@pytest.mark.parametrize("bshape", [(2,), (1, 2), (4, 1), (1, 1), ()])
+def test_broadcast_gradients_summed_back_accumulate_as_pytorch(bshape):
+    # A bias's gradient, summed over the batch, may become its .grad without a copy; a second
+    # backward must add into it, and changing it must not touch another gradient.
+    rng = np.random.default_rng(3)
+    xs, ws, bs = rng.standard_normal((4, 3)), rng.standard_normal((3, 2)), rng.standard_normal(bshape)
+    grads = {}
+    for lib in (ndgrad, torch):
+        x = lib.tensor(xs)
+        w, b = (lib.tensor(a, requires_grad=True) for a in (ws, bs))
+        for _ in range(2):
+            ((x @ w + b) ** 2).sum().backward()
+        grads[lib] = [b.grad.clone(), w.grad.clone()]
+        assert tuple(b.grad.shape) == bshape
+        b.grad.mul_(0)
+        assert (w.grad == grads[lib][1]).all()
+    for g, ref in zip(grads[ndgrad], grads[torch]):
+        np.testing.assert_allclose(g.numpy(), ref.numpy(), rtol=1e-12)
+
+
 @pytest.mark.parametrize("name", ["relu", "leaky_relu", "relu6", "hardtanh", "clamp", "maximum",
                                   "max", "where"])
 def test_piecewise_linear_first_derivative_in_the_graph_as_pytorch(name):

@@ -1176,21 +1176,28 @@ def sum_to_shape(g, shape, graph):
     gshape = g.shape
     # PERF: the axes of each (from, to) pair of shapes are worked out once: a (5,) -> (1,)
     # gradient, 17.9k -> 7.5k instructions (the seed regression has two each epoch).
-    axes = _SUM_AXES.get((gshape, shape))
-    if axes is None:
+    plan = _SUM_AXES.get((gshape, shape))
+    if plan is None:
         lead = len(gshape) - len(shape)
         axes = tuple(range(lead)) + tuple(i + lead for i, s in enumerate(shape)
                                           if s == 1 and gshape[i + lead] != 1)
+        # whether the reduced dims must be kept (as 1s) to give ``shape``; a full sum to ()
+        # keeps them too, as it would otherwise give a NumPy scalar, not an array
+        keep = not shape or tuple(n for i, n in enumerate(gshape) if i not in axes) != shape
+        plan = axes, keep
         if len(_SUM_AXES) < 4096:
-            _SUM_AXES[gshape, shape] = axes
+            _SUM_AXES[gshape, shape] = plan
+    axes, keep = plan
     if graph:
         return apply(SUM_DIM, g, attrs=(axes, True)).reshape(shape) if axes else g.reshape(shape)
-    # PERF: the ufunc's reduce, positional, skips np.sum's Python wrapper (~5 us on small arrays)
-    r = _add_reduce(g, axes, None, None, True) if axes else g
+    # PERF: the ufunc's reduce, positional, skips np.sum's Python wrapper (~5 us on small arrays).
+    # Where dropping the summed dims gives ``shape`` (a bias's (N, C) -> (C,)) the sum is the
+    # result itself, not a reshaped view of it, so .grad can adopt it rather than copy it.
+    r = _add_reduce(g, axes, None, None, keep) if axes else g
     return r if r.shape == shape else r.reshape(shape)
 
 
-_SUM_AXES = {}  # (gradient shape, input shape) -> the axes sum_to_shape reduces
+_SUM_AXES = {}  # (gradient shape, input shape) -> (the axes sum_to_shape reduces, keepdims)
 _add_reduce = np.add.reduce
 
 
