@@ -1449,7 +1449,7 @@ def nll_loss(input: Tensor, target: Tensor, weight: Tensor | None = None, size_a
     return _nll(input, target, weight, ignore_index, reduction, c)
 
 
-_UNIT = {}  # (n, dtype) -> read-only ones: the unweighted targets' weights
+_UNIT = {}  # (target shape, dtype) -> read-only ones: the unweighted targets' weights
 _ROWS = {}  # n -> read-only arange(n): the rows a 2-d input's targets sit in
 
 
