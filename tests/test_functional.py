@@ -7,6 +7,7 @@ import torch.autograd.functional as TAF
 
 import ndgrad
 import ndgrad.autograd.functional as AF
+from both import same
 
 
 def close(a, b, atol=1e-10):
@@ -191,3 +192,29 @@ def test_forward_mode_jacobian_of_piecewise_linear_activations(fn):
         return af.jacobian(getattr(lib.nn.functional, fn), x, vectorize=True,
                            strategy="forward-mode")
     close(jac(ndgrad, AF), jac(torch, TAF))
+
+
+def test_forward_mode_hessian_of_an_op_without_a_second_derivative_raises_as_torch():
+    # PyTorch runs the outer Jacobian by forward AD, which hardsigmoid_backward lacks.
+    def hess(lib):
+        x = lib.tensor(KINKED, dtype=lib.float64)
+        return lib.autograd.functional.hessian(lambda x: lib.nn.functional.hardsigmoid(x).sum(),
+                                               x, outer_jacobian_strategy="forward-mode",
+                                               vectorize=True)
+    same(hess)
+
+
+@pytest.mark.parametrize("requires_grad", [False, True])
+def test_forward_mode_results_print_as_torch(requires_grad):
+    # PyTorch's forward-mode results keep a graph (shown as grad_fn) to its internal copies of the
+    # inputs, never to the inputs themselves.
+    def run(lib):
+        x = lib.tensor([0.5, 1.0], dtype=lib.float64, requires_grad=requires_grad)
+        y = lib.tensor([[0.3, -1.0], [2., 1.]], dtype=lib.float64, requires_grad=True)
+        g = lambda x, y: (x.sin() * (y @ x)).sum()  # noqa: E731
+        H = lib.autograd.functional.hessian(g, (x, y), outer_jacobian_strategy="forward-mode",
+                                            vectorize=True)
+        J = lib.autograd.functional.jacobian(lambda x: x ** 3, x, strategy="forward-mode",
+                                             vectorize=True)
+        return H, J, lib.autograd.grad(H[1][0].sum(), y, allow_unused=True)
+    same(run)

@@ -129,6 +129,32 @@ def test_elementwise_out_view_resized_in_its_base():
     same(f)
 
 
+# A resized out= tensor keeps its storage while that is large enough, and PyTorch's views follow
+# it when it grows past it; sizes: shrink, same count, grow within, grow past.
+RESIZES = [((2, 2), (5,), (7,)), ((3, 2), (6,), (2,)), ((1,), (4,), (12,)), ((6,), (0,), (9,))]
+
+
+@pytest.mark.parametrize("sizes", RESIZES, ids=str)
+@pytest.mark.parametrize("call", ["add", "zeros"])
+def test_views_cut_before_a_resize_share_the_resized_storage(sizes, call):
+    def f(t):
+        base = t.arange(6.)
+        views = [base[:3], base[1::2], base.view(2, 3)[1], base[5:]]
+        for shape in sizes:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                if call == "add":
+                    t.add(t.ones(shape), len(views), out=base)
+                else:
+                    t.zeros(shape, out=base)
+            views.append(base[-1:] if base.numel() else base[:])
+            base += 1
+        views[0][0] = -5.
+        views[1].mul_(3)
+        return base, views, [v._version for v in views]
+    same(f)
+
+
 # -- factories: zeros, ones, empty ---------------------------------------------------------------
 FACTORY_OUTS = {
     "same shape": lambda t, dt: t.full((2, 3), 7, dtype=dt),

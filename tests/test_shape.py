@@ -736,3 +736,44 @@ def test_inplace_variants_carry_forward_ad_tangents_like_torch(i):
             FORWARD_AD_INPLACE[i](t, y)
             return tuple(fw.unpack_dual(y))
     same(f)
+
+
+def _reshape_case(rng):
+    """A tensor cut by permute, narrow and expand, and a shape with its number of elements."""
+    shape = tuple(int(s) for s in rng.integers(1, 4, rng.integers(1, 5)))
+    perm = [int(p) for p in rng.permutation(len(shape))]
+    narrow = int(rng.integers(len(shape))) if rng.random() < 0.3 else None
+    expand = rng.random() < 0.3
+    n = int(np.prod(shape))
+    if narrow is not None:
+        n = n // shape[perm[narrow]] * max(1, shape[perm[narrow]] - 1)
+    n *= 2 if expand else 1
+    dims = []
+    for p in (3, 2):
+        while n % p == 0 and rng.random() < 0.7:
+            dims.append(p)
+            n //= p
+    dims += [1] * int(rng.integers(3))
+    target = [int(d) for d in rng.permutation(dims)] + ([n] if n > 1 else [])
+
+    def run(t):
+        b = (t.ones(shape, requires_grad=True) * 1).permute(*perm)
+        if narrow is not None:
+            b = b.narrow(narrow, 0, max(1, b.shape[narrow] - 1))
+        if expand:
+            b = b.unsqueeze(0).expand(2, *b.shape)
+        r = b.reshape(target)
+        return r.grad_fn.name(), tuple(r.grad_fn._saved_self_sym_sizes) \
+            if hasattr(r.grad_fn, "_saved_self_sym_sizes") else None
+    return run
+
+
+def test_reshape_node_names_as_torch(rng):
+    # PyTorch: a reshape that strides allow as a view is ViewBackward0 on a contiguous tensor,
+    # ReshapeAliasBackward0 on any other; one that copies is UnsafeViewBackward0.
+    seen = set()
+    for _ in range(300):
+        run = _reshape_case(rng)
+        same(run)
+        seen.add(outcome(torch, run)[1][0])
+    assert seen == {"ViewBackward0", "ReshapeAliasBackward0", "UnsafeViewBackward0"}

@@ -1510,8 +1510,15 @@ BITWISE_NOT = defop("BitwiseNotBackward0", "a", np.invert)  # no rules: not diff
 CLONE = defop("CloneBackward0", "a", np.copy, lambda g: g, dtype="keep")
 TO_COPY = defop("ToCopyBackward0", "a", lambda a, dtype: a.astype(dtype),
                 lambda xp, g: g, attrs="dtype", dtype="keep")
-RESHAPE = defop("ViewBackward0", "a", _reshape_fwd,
-                lambda xp, g, a_shape: xp.reshape(g, a_shape), attrs="shape", dtype="keep")
+def _reshape_rule(xp, g, a_shape):
+    return xp.reshape(g, a_shape)
+
+
+RESHAPE = defop("ViewBackward0", "a", _reshape_fwd, _reshape_rule, attrs="shape", dtype="keep")
+# NOTE: PyTorch's reshape of a non-contiguous tensor that strides allow as a view is an
+# _reshape_alias (a contiguous one's is a view): the same op under PyTorch's other node name.
+RESHAPE_ALIAS = defop("ReshapeAliasBackward0", "a", _reshape_fwd, _reshape_rule, attrs="shape",
+                      dtype="keep")
 EXPAND = defop("ExpandBackward0", "a", lambda a, shape: np.broadcast_to(a, shape),
                lambda xp, g, a_shape: xp.sum_to(g, a_shape), attrs="shape", dtype="keep")
 

@@ -72,11 +72,68 @@ def resize_out(o: Tensor, shape: tuple, warn: bool = True) -> bool:
     if o._base is not None:
         resize_view(o, shape)
     else:
-        new = np.empty(shape, a.dtype)  # NOTE: views cut before keep the old array
-        k = builtins.min(a.size, new.size)
-        new.reshape(-1)[:k] = a.reshape(-1)[:k]
-        o._data = new
+        resize_base(o, shape)
     return True
+
+
+def _storage(o: Tensor) -> np.ndarray | None:
+    """The flat memory behind ``o`` (not a view), from its first element: what an earlier
+    resize kept, or its own array when C-contiguous; None when it has none to offer."""
+    a = o._data
+    if not a.flags.c_contiguous or not a.flags.writeable:
+        return None
+    kept = o.__dict__.get("_storage")
+    if kept is not None and kept.dtype == a.dtype and kept.size >= a.size and \
+            kept.__array_interface__["data"][0] == a.__array_interface__["data"][0]:
+        return kept
+    return a.reshape(-1)
+
+
+def _move_views(o: Tensor, old: np.ndarray, new: np.ndarray) -> None:
+    """Views of ``o`` in storage ``old`` re-pointed to the same offsets and strides in ``new``,
+    as PyTorch's views follow a storage that resize_ reallocated. NOTE: the views found are the
+    ones ``o`` keeps (cut while it had no history: an out= tensor has none)."""
+    start = old.__array_interface__["data"][0]
+    end = start + old.nbytes
+    for r in o.__dict__.get("_plain_views", ()):
+        v = r()
+        if v is None:
+            continue
+        d = v._data
+        p = d.__array_interface__["data"][0]
+        if start <= p < end or not d.size and p == start:
+            at = (p - start) // d.itemsize
+            v._data = np.lib.stride_tricks.as_strided(new[at:], d.shape, d.strides)
+
+
+def resize_base(o: Tensor, shape: tuple) -> None:
+    """Resize a tensor that is not a view as PyTorch's resize_: in its storage while that is
+    large enough, else into a new one that starts with the old one's elements, the views cut
+    before moved with it."""
+    from ._ops import note_restride
+    a = o._data
+    old_shape, m, n = a.shape, a.size, math.prod(shape)
+    storage = _storage(o)
+    if storage is None or n > storage.size:
+        grown = np.empty(n, a.dtype)
+        if storage is None:
+            k = builtins.min(m, n)
+            grown[:k] = a.reshape(-1)[:k]
+        else:
+            grown[:storage.size] = storage
+            _move_views(o, storage, grown)
+        storage = grown
+    o._data = storage[:n].reshape(shape)
+    o._storage = storage
+
+    # NOTE: views cut before map the old layout; this maps the new one back to it, padding with
+    # zeros where the tensor shrank (elements that are then in its storage only).
+    def undo(x):
+        flat = x.reshape(-1)
+        if n >= m:
+            return flat[:m].reshape(old_shape)
+        return np.concatenate([flat, np.zeros(m - n, x.dtype)]).reshape(old_shape)
+    note_restride(o, undo)
 
 
 def write_out(o: Tensor, r: np.ndarray, warn: bool = True) -> None:

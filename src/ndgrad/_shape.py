@@ -61,8 +61,7 @@ def _multi_view(op, x: Tensor, arrs, view_fns, attrs, kind: str) -> tuple:
     return tuple(outs)
 
 
-def _reshape_rule(xp, g, a_shape):
-    return xp.reshape(g, a_shape)
+_reshape_rule = O._reshape_rule
 
 
 def _reshape_op(name):
@@ -418,7 +417,7 @@ def reshape(input: Tensor, *shape) -> Tensor:
             [3, 4, 5]])
     """
     shape = _infer_shape(_shape_arg(shape), input._data.size)
-    t = _as_view(input, shape)
+    t = _as_view(input, shape, None if input._data.flags.c_contiguous else O.RESHAPE_ALIAS)
     return t if t is not None else apply(UNSAFE_VIEW, input, attrs=(shape,))
 
 

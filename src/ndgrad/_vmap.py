@@ -476,7 +476,8 @@ def stack(tensors) -> Tensor:
 
 
 RULES = {O.SUM: _rule_sum, O.SUM_DIM: _rule_sum_dim, O.MEAN: _rule_mean,
-         O.MEAN_DIM: _rule_mean_dim, O.RESHAPE: _rule_reshape, O.EXPAND: _rule_expand,
+         O.MEAN_DIM: _rule_mean_dim, O.RESHAPE: _rule_reshape, O.RESHAPE_ALIAS: _rule_reshape,
+         O.EXPAND: _rule_expand,
          MOVEDIM: _rule_movedim, O.VIEW_SCATTER: _rule_view_scatter,
          O.AS_STRIDED: _rule_view_fn, O.INDEX: _rule_index, O.INDEX_ACC: _rule_index_acc}
 RULES.update({op: _rule_view_fn for op in O._INDEX_OPS.values()})

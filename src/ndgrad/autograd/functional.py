@@ -186,7 +186,39 @@ def vjp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
 def jvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool = False):
     """``func(inputs)`` and the Jacobian-vector product ``J v`` (`torch.autograd.functional.jvp`),
     by the double backward trick."""
+    return _back_trick_jvp(func, inputs, v, create_graph, strict)
+
+
+def _as_forward_ad_error(exc: RuntimeError):
+    """PyTorch's error, in forward mode, for the reverse-mode error ``exc``: an op with no
+    derivative of its own has no forward-mode formula either."""
+    msg = str(exc)
+    if msg.startswith("derivative for ") and msg.endswith(" is not implemented"):
+        name = msg[len("derivative for "):-len(" is not implemented")]
+        return NotImplementedError(f"Trying to use forward AD with {name} that does not support "
+                                   "it.")
+    return exc
+
+
+def _back_trick_jvp(func, inputs, v, create_graph, strict, forward_over_reverse=False):
+    """`jvp`'s work. ``forward_over_reverse``: ``func`` runs a reverse pass (hessian's forward-mode
+    outer Jacobian), whose ops PyTorch differentiates by forward AD. Backward passes through them
+    then fail with forward AD's errors, and the products keep, as PyTorch's tangents do, a graph
+    back to the inputs' detached copies (never to the inputs themselves)."""
     from .._creation import zeros_like
+    try:
+        return _back_trick(func, inputs, v, create_graph, strict, zeros_like,
+                           forward_over_reverse)
+    except RuntimeError as exc:
+        if not forward_over_reverse:
+            raise
+        err = _as_forward_ad_error(exc)
+        if err is exc:
+            raise
+        raise err from None
+
+
+def _back_trick(func, inputs, v, create_graph, strict, zeros_like, keep_graph):
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
         inputs = _grad_preprocess(inputs, create_graph=create_graph, need_graph=True)
@@ -204,11 +236,12 @@ def jvp(func: Callable, inputs, v=None, create_graph: bool = False, strict: bool
         grad_outputs = tuple(zeros_like(out).requires_grad_() for out in outputs)
         grad_inputs = _autograd_grad(outputs, inputs, grad_outputs, create_graph=True)
         _check_requires_grad(grad_inputs, "grad_inputs", strict=strict)
-    with set_grad_enabled(True if create_graph else is_grad_enabled()):
-        grad_res = _autograd_grad(grad_inputs, grad_outputs, v, create_graph=create_graph)
-        res = _fill_in_zeros(grad_res, outputs, strict, create_graph, "back_trick")
+    graph = create_graph or keep_graph
+    with set_grad_enabled(True if graph else is_grad_enabled()):
+        grad_res = _autograd_grad(grad_inputs, grad_outputs, v, create_graph=graph)
+        res = _fill_in_zeros(grad_res, outputs, strict, graph, "back_trick")
     outputs = _grad_postprocess(outputs, create_graph)
-    res = _grad_postprocess(res, create_graph)
+    res = _grad_postprocess(res, graph)
     return _tuple_postprocess(outputs, is_outputs_tuple), _tuple_postprocess(res, is_outputs_tuple)
 
 
@@ -255,7 +288,10 @@ def _jacfwd(func, inputs, strict, vectorize, double_back=False):
         # over reverse (hessian's `double_back`) takes the trick: forward AD does not reach
         # through a reverse pass under vmap here.
         tans = tuple(t.reshape(i.shape) for t, i in zip(tans, inputs))
-        out, jv = (jvp if double_back else F.jvp)(func, tuple(inputs), tans)
+        if double_back:
+            out, jv = _back_trick_jvp(func, tuple(inputs), tans, False, False, True)
+        else:
+            out, jv = F.jvp(func, tuple(inputs), tans)
         is_tuple, outs = _as_tuple(out, "outputs")
         info[:] = [is_tuple, outs]
         return _as_tuple(jv)
