@@ -1510,6 +1510,8 @@ BITWISE_NOT = defop("BitwiseNotBackward0", "a", np.invert)  # no rules: not diff
 CLONE = defop("CloneBackward0", "a", np.copy, lambda g: g, dtype="keep")
 TO_COPY = defop("ToCopyBackward0", "a", lambda a, dtype: a.astype(dtype),
                 lambda xp, g: g, attrs="dtype", dtype="keep")
+
+
 def _reshape_rule(xp, g, a_shape):
     return xp.reshape(g, a_shape)
 

@@ -205,10 +205,8 @@ def _back_trick_jvp(func, inputs, v, create_graph, strict, forward_over_reverse=
     outer Jacobian), whose ops PyTorch differentiates by forward AD. Backward passes through them
     then fail with forward AD's errors, and the products keep, as PyTorch's tangents do, a graph
     back to the inputs' detached copies (never to the inputs themselves)."""
-    from .._creation import zeros_like
     try:
-        return _back_trick(func, inputs, v, create_graph, strict, zeros_like,
-                           forward_over_reverse)
+        return _back_trick(func, inputs, v, create_graph, strict, forward_over_reverse)
     except RuntimeError as exc:
         if not forward_over_reverse:
             raise
@@ -218,7 +216,8 @@ def _back_trick_jvp(func, inputs, v, create_graph, strict, forward_over_reverse=
         raise err from None
 
 
-def _back_trick(func, inputs, v, create_graph, strict, zeros_like, keep_graph):
+def _back_trick(func, inputs, v, create_graph, strict, keep_graph):
+    from .._creation import zeros_like
     with enable_grad():
         is_inputs_tuple, inputs = _as_tuple(inputs, "inputs", "jvp")
         inputs = _grad_preprocess(inputs, create_graph=create_graph, need_graph=True)
