@@ -7,7 +7,7 @@
 
 Times are medians of repeated calls after warm-up (each workload sets its repeats, -r overrides
 them, and its fewest rounds); ratios compare with PyTorch eager and with hand-written NumPy
-measured in the same run.
+measured in the same run, round by round: each is the median of the rounds' ratios.
 Peers (benchmarks/peers/) run their own implementation of each workload they support; the first
 call's result of every library is checked against PyTorch's.
 """
@@ -27,7 +27,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-LIBS = ["ndgrad", "torch", "numpy", "jax", "jax.jit", "autograd", "mygrad", "micrograd"]
+# NOTE: in each round the libraries run in this order; the ones compared with ndgrad run close
+# to it in time, and JAX, whose eager runs take minutes, last.
+LIBS = ["ndgrad", "torch", "numpy", "mygrad", "autograd", "micrograd", "jax", "jax.jit"]
+PEERS_TO_BEAT = ["mygrad", "autograd", "micrograd"]  # their ratio to ndgrad has its own column
 PEERS = {"jax": "peers.jax", "jax.jit": "peers.jax_jit", "autograd": "peers.autograd",
          "mygrad": "peers.mygrad", "micrograd": "peers.micrograd"}
 # NOTE: where one call takes about a minute (JAX eager dispatches each of the scalar MLP's
@@ -107,10 +110,26 @@ def fmt_ms(t: float | None) -> str:
     return f"{ms:,.0f}" if ms >= 100 else f"{ms:.1f}" if ms >= 10 else f"{ms:.2f}" if ms >= 1 else f"{ms:.3f}"
 
 
-def ratio(a: dict, b: dict | None) -> str:
-    if not (b and a.get("time") and b.get("time")):
+def paired_ratio(a: list, b: list) -> float | None:
+    """The median, over rounds, of the ratio of library a's time to library b's in the same round
+    (a library run once, a minute-long single call, is paired with every round of the other).
+
+    NOTE: the machine's speed shifts by up to ~1.8x for seconds to minutes at a time, for every
+    process alike: a ratio taken within a round, from processes that ran seconds apart, cancels
+    the shift, where a ratio of the two medians may set one library's fast round against the
+    other's slow one."""
+    if len(a) == 1 or len(b) == 1:
+        pairs = [(x, y) for x in a for y in b]
+    else:
+        pairs = list(zip(a, b))
+    ratios = [x["time"] / y["time"] for x, y in pairs if x.get("time") and y.get("time")]
+    return statistics.median(ratios) if ratios else None
+
+
+def ratio(a: list, b: list | None) -> str:
+    r = paired_ratio(a, b) if b else None
+    if r is None:
         return ""
-    r = a["time"] / b["time"]
     return f"{r:,.0f}" if r >= 100 else f"{r:.3g}"
 
 
@@ -125,7 +144,7 @@ def tables(rows: list, libs: list) -> tuple[str, list]:
 
     head = ["workload"] + libs
     lines = ["| " + " | ".join(head) + " |", "|---" + "|---:" * len(libs) + "|"]
-    for name, res in rows:
+    for name, res, _ in rows:
         ref = res.get("torch") or res.get("numpy")
         cells = []
         for lib in libs:
@@ -143,12 +162,19 @@ def tables(rows: list, libs: list) -> tuple[str, list]:
     times = "\n".join(lines)
     pairs = [("ndgrad", "torch"), ("ndgrad", "numpy")] + [(lib, "torch") for lib in libs
                                                           if lib not in ("ndgrad", "torch")]
+    pairs += [("ndgrad", lib) for lib in PEERS_TO_BEAT]
     pairs = [(a, b) for a, b in pairs if a in libs and b in libs]
     lines = ["| workload | " + " | ".join(f"{a}/{b}" for a, b in pairs) + " |",
              "|---" + "|---:" * len(pairs) + "|"]
-    for name, res in rows:
-        lines.append(f"| {name} | " + " | ".join(ratio(res[a], res[b]) for a, b in pairs) + " |")
-    return times + "\n\nRatios (below 1: faster than the second library):\n\n" + "\n".join(lines), notes
+    for name, _, runs in rows:
+        lines.append(f"| {name} | " + " | ".join(ratio(runs[a], runs[b]) for a, b in pairs) + " |")
+    spread = ["", "ndgrad/torch in each round:", ""] + [
+        f"- {name}: " + ", ".join(f"{x['time'] / y['time']:.3g}" for x, y in zip(runs["ndgrad"], runs["torch"])
+                                  if x.get("time") and y.get("time"))
+        for name, _, runs in rows if "ndgrad" in runs and "torch" in runs]
+    lines += spread if len(spread) > 3 else []
+    return times + ("\n\nRatios, each the median over rounds of the two libraries' times in the "
+                    "same round (below 1: faster than the second library):\n\n") + "\n".join(lines), notes
 
 
 def _median_run(runs: list) -> dict:
@@ -163,8 +189,8 @@ def main() -> int:
     ap.add_argument("-r", "--repeats", type=int, help="timed calls per library (default: per workload)")
     ap.add_argument("--libs", help=f"comma-separated libraries (default: {','.join(LIBS)})")
     ap.add_argument("--rounds", type=int, default=1,
-                    help="run every library this many times, in turn, and keep the median round "
-                         "(the machine's noise comes in bursts; alternating spreads it fairly)")
+                    help="run every library this many times, in turn: times are the median round, "
+                         "ratios the median of each round's (the machine's noise comes in bursts)")
     ap.add_argument("--record", action="store_true", help="append the tables to benchmarks/RESULTS.md")
     ap.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -190,7 +216,7 @@ def main() -> int:
                 print(f"{name} {lib}: {fmt_ms(runs[lib][-1].get('time')) or '-'} ms", file=sys.stderr,
                       flush=True)
         res = {lib: _median_run(r) for lib, r in runs.items()}
-        rows.append((name, res))
+        rows.append((name, res, runs))
     body, notes = tables(rows, libs)
     workloads = "\n".join(f"- {name}: {WORKLOADS[name].description}" for name in names)
     footnotes = "\n".join(f"[{i}] {n}" for i, n in enumerate(notes, 1))
