@@ -142,6 +142,22 @@ def test_requires_grad_errors_match_torch():
     same(toggle)
 
 
+# Integer and bool results of a tensor that requires grad: PyTorch records no node for them.
+INTEGER_RESULTS = ["x.long()", "x.int()", "x.bool()", "x.to(t.int64)", "x.to(dtype=t.bool)",
+                   "x.type(t.int32)", "x.round().long()", "x.long().clone()", "x.long()[0]",
+                   "x.long() + 1", "x.long() * 2", "x > 0", "x.argmax()", "x.sort()[1]",
+                   "t.eq(x, x)", "x.double()", "x.half()", "x.long().float()"]
+
+
+@pytest.mark.parametrize("expr", INTEGER_RESULTS)
+def test_integer_results_do_not_require_grad_as_in_torch(expr):
+    def f(t):
+        x = t.tensor([0.5, 1.5]).requires_grad_()
+        y = eval(expr, {"t": t, "x": x})
+        return y, y.requires_grad, y.is_leaf, type(y.grad_fn).__name__
+    same(f)
+
+
 def test_grad_setter_checks_match_torch():
     def assign(value_fn):
         def f(t):

@@ -661,7 +661,9 @@ def _finish(op, out, target, args, arrays, attrs):
     if target is not None and out.dtype != target:
         out = out.astype(target)
     t = _wrap(out)
-    if state.enabled and op.differentiable and _requires_grad(args):
+    # NOTE: only floating and complex results take part in autograd, as in PyTorch: `x.long()`
+    # or `x.bool()` of a tensor that requires grad is a plain tensor.
+    if state.enabled and op.differentiable and out.dtype.kind in "fc" and _requires_grad(args):
         _record(op, t, args, arrays, attrs)
     if _FWD is not None:
         _FWD.op(op, t, args, arrays, attrs)
