@@ -129,6 +129,127 @@ def test_elementwise_out_view_resized_in_its_base():
     same(f)
 
 
+# -- the other elementwise functions: out= through ndgrad._out.elementwise -------------------------
+def _unary_call(name):
+    return lambda t, x, y, out: getattr(t, name)(x, out=out)
+
+
+UNARY_NAMES = ["abs", "absolute", "neg", "negative", "sign", "exp", "exp2", "expm1", "log", "log2",
+               "log10", "log1p", "sqrt", "rsqrt", "square", "reciprocal", "sin", "cos", "tan",
+               "asin", "acos", "atan", "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh",
+               "asinh", "atanh", "arcsinh", "arctanh", "sigmoid", "logit", "erf", "erfc", "floor",
+               "ceil", "round", "trunc", "fix", "frac", "nan_to_num", "logical_not"]
+ELEMENTWISE = {name: _unary_call(name) for name in UNARY_NAMES}
+ELEMENTWISE.update({
+    "acosh": lambda t, x, y, out: t.acosh(x + 1, out=out),
+    "arccosh": lambda t, x, y, out: t.arccosh(x + 1, out=out),
+    "logit eps": lambda t, x, y, out: t.logit(x, 0.3, out=out),
+    "round decimals": lambda t, x, y, out: t.round(x * 10, decimals=1, out=out),
+    "nan_to_num nan": lambda t, x, y, out: t.nan_to_num(x.log() - 5, nan=1.0, out=out),
+    "clamp": lambda t, x, y, out: t.clamp(x, 0.3, 0.6, out=out),
+    "clamp tensors": lambda t, x, y, out: t.clamp(x, min=y, out=out),
+    "clip": lambda t, x, y, out: t.clip(x, max=0.5, out=out),
+    "pow": lambda t, x, y, out: t.pow(x, 2, out=out),
+    "pow tensors": lambda t, x, y, out: t.pow(x, y, out=out),
+    "pow number first": lambda t, x, y, out: t.pow(2, x, out=out),
+    "atan2": lambda t, x, y, out: t.atan2(x, y, out=out),
+    "arctan2": lambda t, x, y, out: t.arctan2(x, y, out=out),
+    "remainder": lambda t, x, y, out: t.remainder(x, y, out=out),
+    "fmod": lambda t, x, y, out: t.fmod(x, 0.2, out=out),
+    "fmax": lambda t, x, y, out: t.fmax(x, y, out=out),
+    "fmin": lambda t, x, y, out: t.fmin(x, y, out=out),
+    "hypot": lambda t, x, y, out: t.hypot(x, y, out=out),
+    "logaddexp": lambda t, x, y, out: t.logaddexp(x, y, out=out),
+    "lerp": lambda t, x, y, out: t.lerp(x, y, 0.3, out=out),
+    "lerp tensor weight": lambda t, x, y, out: t.lerp(x, y, y, out=out),
+    "addcmul": lambda t, x, y, out: t.addcmul(x, y, y, value=0.5, out=out),
+    "addcdiv": lambda t, x, y, out: t.addcdiv(x, x, y, value=2, out=out),
+    "where": lambda t, x, y, out: t.where(x > 0.4, x, y, out=out),
+    "logical_and": lambda t, x, y, out: t.logical_and(x > 0.4, y, out=out),
+    "logical_or": lambda t, x, y, out: t.logical_or(x > 0.4, y > 0.5, out=out),
+    "logical_xor": lambda t, x, y, out: t.logical_xor(x, y > 0.5, out=out),
+    "bitwise_and": lambda t, x, y, out: t.bitwise_and((x * 10).long(), 6, out=out),
+    "bitwise_or": lambda t, x, y, out: t.bitwise_or((x * 10).long(), (y * 10).long(), out=out),
+    "bitwise_xor": lambda t, x, y, out: t.bitwise_xor(x > 0.4, y > 0.5, out=out),
+    "bitwise_not": lambda t, x, y, out: t.bitwise_not((x * 10).long(), out=out),
+    "bitwise_left_shift": lambda t, x, y, out: t.bitwise_left_shift((x * 10).long(), 2, out=out),
+    "bitwise_right_shift": lambda t, x, y, out: t.bitwise_right_shift((x * 10).long(), 1, out=out),
+})
+ELEMENTWISE.update({name: (lambda name: lambda t, x, y, out: getattr(t, name)(x, y, out=out))(name)
+                    for name in ["eq", "ne", "lt", "le", "gt", "ge", "greater", "less",
+                                 "greater_equal", "less_equal", "not_equal"]})
+
+
+def _unit_inputs(t):
+    x = t.tensor([[0.5, 0.25, 0.75], [0.3, 0.65, 0.9]])
+    y = t.tensor([0.2, 0.7, 0.4])  # broadcast against x
+    return x, y
+
+
+def test_every_elementwise_out_name_has_a_case():
+    import ndgrad
+    from ndgrad import _out
+    assert {name.split(" ")[0] for name in ELEMENTWISE} == set(_out.ELEMENTWISE)
+    assert all(getattr(ndgrad, name).__name__ == name for name in _out.ELEMENTWISE)
+
+
+@pytest.mark.parametrize("kind", ["result shape", "empty", "other shape", "transposed"])
+@pytest.mark.parametrize("out_dtype", ["float32", "float64", "int64", "bool"])
+@pytest.mark.parametrize("call", sorted(ELEMENTWISE))
+def test_more_elementwise_out_written_as_torch(call, out_dtype, kind):
+    def f(t):
+        x, y = _unit_inputs(t)
+        out = OUTS[kind](t, getattr(t, out_dtype))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            r = ELEMENTWISE[call](t, x, y, out)
+        said = [(w.category.__name__, str(w.message).split(" (Triggered internally")[0])
+                for w in caught]
+        return r is out, out, out._version, said
+    same(f)
+
+
+@pytest.mark.parametrize("call", sorted(ELEMENTWISE))
+def test_more_elementwise_out_refuses_autograd_as_torch(call):
+    def f(t):
+        x, y = _unit_inputs(t)
+        return ELEMENTWISE[call](t, x.requires_grad_(), y, t.empty(0))
+    same(f)
+
+
+# NOTE: functions with one signature; where PyTorch has several (eq, pow, clamp...), its message
+# for an out= of another type lists them, and ndgrad's names the argument as here.
+@pytest.mark.parametrize("call", ["exp", "where", "atan2", "logit", "sigmoid", "nan_to_num"])
+def test_more_elementwise_out_argument_checked_as_torch(call):
+    def f(t):
+        x, y = _unit_inputs(t)
+        return ELEMENTWISE[call](t, x, y, [t.empty(0)])
+    same(f)
+
+
+@pytest.mark.parametrize("call", ["eq", "lt", "logical_and", "logical_not", "bitwise_and",
+                                  "bitwise_not", "exp", "clamp"])
+@pytest.mark.parametrize("out", ["leaf", "non-leaf"])
+def test_more_elementwise_out_that_requires_grad_as_torch(call, out):
+    def f(t):
+        x, y = _unit_inputs(t)
+        o = t.zeros(2, 3, requires_grad=True)
+        if out == "non-leaf" and call != "bitwise_and" and call != "bitwise_not":
+            o = o * 1  # NOTE: PyTorch records NotImplemented for a bitwise op into one
+        r = ELEMENTWISE[call](t, x, y, o)
+        return r, r.requires_grad, r.is_leaf, type(r.grad_fn).__name__, r._version
+    same(f)
+
+
+def test_more_elementwise_out_into_an_input_and_without_out():
+    def f(t):
+        x, y = _unit_inputs(t)
+        r = t.exp(x, out=x)
+        w = t.clamp(x, 1.5, 2, out=x.t().t())
+        return r is x, x, x._version, w, t.sin(y, out=None), t.where(y > 0.3, y, 0.)
+    same(f)
+
+
 # A resized out= tensor keeps its storage while that is large enough, and PyTorch's views follow
 # it when it grows past it; sizes: shrink, same count, grow within, grow past.
 RESIZES = [((2, 2), (5,), (7,)), ((3, 2), (6,), (2,)), ((1,), (4,), (12,)), ((6,), (0,), (9,))]

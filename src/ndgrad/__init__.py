@@ -44,6 +44,11 @@ from .autograd import (enable_grad, inference_mode, is_grad_enabled, is_inferenc
 from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled
 from . import utils
 from . import func
+from . import _out
+
+for _name in _out.ELEMENTWISE:
+    globals()[_name] = _out.elementwise(globals()[_name], _name)
+del _name
 
 __version__ = "0.1.0"
 strided = "torch.strided"

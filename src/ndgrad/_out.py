@@ -5,6 +5,7 @@ functions, the factories and the reductions."""
 from __future__ import annotations
 
 import builtins
+import inspect
 import math
 import sys
 import warnings
@@ -210,21 +211,118 @@ def into(name: str, out, inputs, compute) -> Tensor:
 
 
 def into_one(name: str, out: Tensor, inputs, compute, cast_error: str,
-             iterator: bool = False) -> Tensor:
+             iterator: bool = False, exact: str | None = None, twice: bool | None = None,
+             refuse: bool = True) -> Tensor:
     """``compute()`` written into ``out`` after `refuse_grad`; the result's dtype need only cast
-    to ``out``'s (PyTorch's canCast: never to a lower kind, bool < integer < floating < complex);
-    ``out`` is resized, with the warning, if its shape differs. ``iterator``: as PyTorch's
-    TensorIterator writes, with `check_overlap` first; PyTorch 2.13 gives the warning twice
-    there when the result's dtype is not ``out``'s."""
-    refuse_grad(name, inputs, (out,))
+    to ``out``'s (PyTorch's canCast: never to a lower kind, bool < integer < floating < complex),
+    or, given ``exact`` (a message with {out} and {result}), must be ``out``'s. ``out`` is
+    resized, with the warning, if its shape differs. ``iterator``: as PyTorch's TensorIterator
+    writes, with `check_overlap` first; PyTorch 2.13 gives the warning twice there when the
+    result's dtype is not ``out``'s, unless ``twice`` says otherwise. ``refuse``: whether
+    `refuse_grad` runs (ops with no derivative leave it to the caller)."""
+    if refuse:
+        refuse_grad(name, inputs, (out,))
     if iterator:
         check_overlap(out, inputs)
     r = compute()._data
     have = _dtypes.FROM_NUMPY[r.dtype]
+    if exact is not None and r.dtype != out._data.dtype:
+        raise RuntimeError(exact.format(out=out.dtype._legacy, result=have._legacy))
     if _dtypes.category(have) > _dtypes.category(out.dtype):
         raise RuntimeError(cast_error.format(have._legacy, out.dtype._legacy))
-    if iterator and r.dtype != out._data.dtype and out._data.size and out._data.shape != r.shape:
+    if twice is None:
+        twice = r.dtype != out._data.dtype
+    if iterator and twice and out._data.size and out._data.shape != r.shape:
         warnings.warn(WARN_RESIZED.format(list(out._data.shape), list(r.shape)), UserWarning,
                       stacklevel=_user_stacklevel())
     write_out(out, r)
     return out
+
+
+# The functions of the namespace that take out= as PyTorch's elementwise ops (TensorIterator)
+# take it, through `elementwise`; the core arithmetic and maximum/minimum take it themselves.
+ELEMENTWISE = (
+    "abs", "absolute", "neg", "negative", "sign", "exp", "exp2", "expm1", "log", "log2", "log10",
+    "log1p", "sqrt", "rsqrt", "square", "reciprocal", "sin", "cos", "tan", "asin", "acos", "atan",
+    "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "arcsinh",
+    "arccosh", "arctanh", "sigmoid", "logit", "erf", "erfc", "floor", "ceil", "round", "trunc",
+    "fix", "frac", "clamp", "clip", "nan_to_num", "pow", "atan2", "arctan2",
+    "remainder", "fmod", "fmax", "fmin", "hypot", "logaddexp", "lerp", "addcmul", "addcdiv",
+    "where", "eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "greater_equal", "less_equal",
+    "not_equal", "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and",
+    "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
+)
+
+
+# Where PyTorch wants out's dtype to be the result's, and its words for it.
+_FOUND = "Found dtype {out} but expected {result}"
+EXACT = dict.fromkeys(("abs", "absolute", "neg", "negative", "sign", "floor", "ceil", "round",
+                       "trunc", "fix", "frac", "clamp", "clip", "bitwise_not"), _FOUND)
+EXACT["nan_to_num"] = "nan_to_num: dtype of out: {out} should be same as input: {result}"
+EXACT["where"] = "Expected out type to be {result} but got {out}"
+# PyTorch's out= functions that resize once into a dtype of their own (the others warn twice)
+ONCE = ("logit", "logical_and", "logical_or", "logical_xor", "logical_not")
+COMPARISONS = ("eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "greater_equal",
+               "less_equal", "not_equal")
+LOGICAL = ("logical_and", "logical_or", "logical_xor", "logical_not")
+# The name PyTorch's message about autograd gives an alias: that of the op it runs.
+CANONICAL = {"absolute": "abs", "negative": "neg", "arcsin": "asin", "arccos": "acos",
+             "arctan": "atan", "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh",
+             "arctan2": "atan2", "clip": "clamp", "fix": "trunc", "square": "pow"}
+
+
+def _common_dtype(values):
+    dims, zeros, scalars = [], [], []
+    for v in values:
+        if isinstance(v, Tensor):
+            (dims if v.ndim else zeros).append(v.dtype)
+        else:
+            scalars.append(v)
+    return _dtypes.result_type(dims, zeros, scalars)
+
+
+def elementwise(f, name: str):
+    """``f`` with PyTorch's out= for an elementwise op: the result written by `into_one` as
+    TensorIterator writes it. Without out=, the call goes straight to ``f``; the Tensor methods,
+    which take no out=, stay ``f``."""
+    def run(*args, out=None, **kwargs):
+        if out is None:
+            return f(*args, **kwargs)
+        check_tensor(name, out)
+        values = args + tuple(kwargs.values())
+        inputs = [a for a in values if isinstance(a, Tensor)]
+        exact, twice = EXACT.get(name), None
+        if name == "lerp" and isinstance(kwargs.get("weight", args[2:3] and args[2]), Tensor):
+            exact = _FOUND  # NOTE: lerp's tensor-weight overload only
+        elif name in ("clamp", "clip") and any(isinstance(v, Tensor) for v in values[1:]):
+            exact = None  # NOTE: bounds that are tensors: TensorIterator's casts
+        elif name == "where":
+            for pos, arg in ((2, "input"), (3, "other")):
+                v = args[pos - 1] if len(args) >= pos else kwargs.get(arg)
+                if not isinstance(v, Tensor):  # the overloads with a number take no out=
+                    raise TypeError(f"where(): argument '{arg}' (position {pos}) must be Tensor, "
+                                    f"not {tp_name(v)}")
+        elif name in ONCE or name == "pow" and args and not isinstance(args[0], Tensor):
+            twice = False
+        elif name in COMPARISONS:
+            twice = out.dtype not in (_dtypes.bool_, _common_dtype(values))
+        refuse = True
+        if name in COMPARISONS or name in LOGICAL:
+            refuse = False  # NOTE: PyTorch writes these into any out, its autograd state kept
+        elif name.startswith("bitwise"):
+            # NOTE: integer results: only an out that requires grad is refused, under the name
+            # of PyTorch's dispatcher (a non-leaf out PyTorch takes, its grad_fn NotImplemented).
+            refuse = False
+            if state.enabled and out.requires_grad:
+                raise RuntimeError(ERR_OUT_GRAD.format(f"aten::{name}"))
+        return into_one(CANONICAL.get(name, name), out, inputs, lambda: f(*args, **kwargs),
+                        ERR_RESULT_CAST, True, exact, twice, refuse)
+    run.__name__ = run.__qualname__ = name
+    run.__doc__, run.__module__ = f.__doc__, f.__module__
+    try:
+        sig = inspect.signature(f)
+        run.__signature__ = sig.replace(parameters=list(sig.parameters.values()) + [
+            inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, default=None)])
+    except (TypeError, ValueError):
+        pass
+    return run
