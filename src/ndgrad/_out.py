@@ -1,6 +1,6 @@
 """out=: results written into a given tensor, with PyTorch's checks in its order (out= refuses
 autograd, memory overlap, the op's own argument checks, the dtype cast), its resizing (with the
-deprecation warning where PyTorch gives it) and its version bump. Shared by the arithmetic
+deprecation warning where PyTorch gives it) and its version bump. Shared by the elementwise
 functions, the factories and the reductions."""
 from __future__ import annotations
 
