@@ -246,11 +246,11 @@ ELEMENTWISE = (
     "log1p", "sqrt", "rsqrt", "square", "reciprocal", "sin", "cos", "tan", "asin", "acos", "atan",
     "arcsin", "arccos", "arctan", "sinh", "cosh", "tanh", "asinh", "acosh", "atanh", "arcsinh",
     "arccosh", "arctanh", "sigmoid", "logit", "erf", "erfc", "floor", "ceil", "round", "trunc",
-    "fix", "frac", "clamp", "clip", "nan_to_num", "pow", "atan2", "arctan2",
-    "remainder", "fmod", "fmax", "fmin", "hypot", "logaddexp", "lerp", "addcmul", "addcdiv",
-    "where", "eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "greater_equal", "less_equal",
-    "not_equal", "logical_and", "logical_or", "logical_xor", "logical_not", "bitwise_and",
-    "bitwise_or", "bitwise_xor", "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
+    "fix", "frac", "clamp", "clip", "nan_to_num", "pow", "atan2", "arctan2", "remainder", "fmod",
+    "fmax", "fmin", "hypot", "logaddexp", "lerp", "addcmul", "addcdiv", "where", "eq", "ne", "lt",
+    "le", "gt", "ge", "greater", "less", "greater_equal", "less_equal", "not_equal", "logical_and",
+    "logical_or", "logical_xor", "logical_not", "bitwise_and", "bitwise_or", "bitwise_xor",
+    "bitwise_not", "bitwise_left_shift", "bitwise_right_shift",
 )
 
 
@@ -292,7 +292,8 @@ def elementwise(f, name: str):
         values = args + tuple(kwargs.values())
         inputs = [a for a in values if isinstance(a, Tensor)]
         exact, twice = EXACT.get(name), None
-        if name == "lerp" and isinstance(kwargs.get("weight", args[2:3] and args[2]), Tensor):
+        weight = args[2] if len(args) > 2 else kwargs.get("weight")
+        if name == "lerp" and isinstance(weight, Tensor):
             exact = _FOUND  # NOTE: lerp's tensor-weight overload only
         elif name in ("clamp", "clip") and any(isinstance(v, Tensor) for v in values[1:]):
             exact = None  # NOTE: bounds that are tensors: TensorIterator's casts
