@@ -36,6 +36,23 @@ def record(name: str, repeats: int, table: str) -> None:
                 f"median of {repeats} repeats\n\n{table}")
 
 
+def row(name: str, ours: float, torch_ms: float) -> str:
+    """A table row of two times in ms and their ratio, printed as it is made."""
+    line = f"| {name} | {ours:.2f} | {torch_ms:.2f} | {ours / torch_ms:.2f}x |\n"
+    print(line, end="", flush=True)
+    return line
+
+
+def publish(name: str, head: str, rows: list, args) -> None:
+    """The table of ``rows`` under the column names ``head``: printed, and recorded with
+    --record."""
+    table = f"| {head} |\n|---|---|---|---|\n" + "".join(rows)
+    print()
+    print(table, end="")
+    if args.record:
+        record(name, args.repeats, table)
+
+
 def parse_args(doc: str, repeats: int) -> argparse.Namespace:
     """The bench scripts' command line: --repeats, --record, -k NAME, --threads N (torch's)."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])

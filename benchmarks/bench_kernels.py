@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from _timing import median_ms, parse_args, record
+from _timing import median_ms, parse_args, publish, row
 
 N = 1_000_000
 
@@ -60,15 +60,9 @@ def main():
         tx = torch.from_numpy(x)
         np.testing.assert_allclose(uf(x), tf(tx).numpy(), rtol=1e-5, atol=1e-6)
         nd, th = median_ms((lambda: uf(x), lambda: tf(tx)), args.repeats)
-        rows.append(f"| {name} | {nd:.2f} | {th:.2f} | {nd / th:.2f}x |\n")
-        print(rows[-1], end="", flush=True)
-    table = ("| function, forward, 1e6 float32, one thread | NumPy ufunc (ms) | torch CPU (ms) "
-             "| ratio |\n|---|---|---|---|\n" + "".join(rows))
-    print()
-    print(table, end="")
-    if args.record:
-        record("bench_kernels", args.repeats, table)
-
+        rows.append(row(name, nd, th))
+    publish("bench_kernels", "function, forward, 1e6 float32, one thread | NumPy ufunc (ms) | "
+            "torch CPU (ms) | ratio", rows, args)
 
 if __name__ == "__main__":
     main()

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 import ndgrad
-from _timing import median_ms, parse_args, record
+from _timing import median_ms, parse_args, publish, row
 
 N = 1_000_000
 
@@ -133,15 +133,9 @@ def main():
         nd_step, th_step = make_step(ndgrad, fn, arrays, gout), make_step(torch, fn, arrays, gout)
         np.testing.assert_allclose(nd_step().numpy(), th_step().numpy(), rtol=1e-4, atol=1e-4)
         nd, th = median_ms((nd_step, th_step), args.repeats)
-        rows.append(f"| {name} | {nd:.2f} | {th:.2f} | {nd / th:.2f}x |\n")
-        print(rows[-1], end="", flush=True)
-    table = ("| op, fwd+bwd, 1e6 float32 | ndgrad (ms) | torch CPU (ms) | ratio |\n"
-             "|---|---|---|---|\n" + "".join(rows))
-    print()
-    print(table, end="")
-    if args.record:
-        record("bench_math", args.repeats, table)
-
+        rows.append(row(name, nd, th))
+    publish("bench_math", "op, fwd+bwd, 1e6 float32 | ndgrad (ms) | torch CPU (ms) | ratio", rows,
+            args)
 
 if __name__ == "__main__":
     main()

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 import ndgrad
-from _timing import median_ms, parse_args, record
+from _timing import median_ms, parse_args, publish, row
 
 SHAPE = (1000, 1000)
 CASES = {
@@ -46,13 +46,9 @@ def main():
         nd_step, th_step = make_step(ndgrad, fn, a), make_step(torch, fn, a)
         np.testing.assert_allclose(nd_step().numpy(), th_step().numpy(), rtol=1e-3, atol=1e-3)
         nd, th = median_ms((nd_step, th_step), args.repeats)
-        rows.append(f"| {name} | {nd:.2f} | {th:.2f} | {nd / th:.2f}x |\n")
-    table = ("| fwd+bwd, 1000x1000 float32 | ndgrad (ms) | torch CPU (ms) | ratio |\n"
-             "|---|---|---|---|\n" + "".join(rows))
-    print(table, end="")
-    if args.record:
-        record("bench_reduce", args.repeats, table)
-
+        rows.append(row(name, nd, th))
+    publish("bench_reduce", "fwd+bwd, 1000x1000 float32 | ndgrad (ms) | torch CPU (ms) | ratio", rows,
+            args)
 
 if __name__ == "__main__":
     main()

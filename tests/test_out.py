@@ -35,6 +35,15 @@ OUTS = {
 }
 
 
+def _warnings_of(call):
+    """What ``call()`` returns, and the warnings it gave: (category, text) each."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        r = call()
+    return r, [(w.category.__name__, str(w.message).split(" (Triggered internally")[0])
+               for w in caught]
+
+
 def _inputs(t, dtype):
     x = t.tensor([[1.5, -2., 3.], [4., 5.25, -6.]]).to(dtype)
     y = t.tensor([2., -1.5, 4.]).to(dtype)  # broadcast against x; no integer zero
@@ -48,11 +57,7 @@ def test_elementwise_out_written_as_torch(call, kind, out_dtype):
     def f(t):
         x, y = _inputs(t, t.float32)
         out = OUTS[kind](t, getattr(t, out_dtype))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            r = BINARY[call](t, x, y, out)
-        said = [(w.category.__name__, str(w.message).split(" (Triggered internally")[0])
-                for w in caught]
+        r, said = _warnings_of(lambda: BINARY[call](t, x, y, out))
         return r is out, out, out._version, said, out._base
     same(f)
 
@@ -200,11 +205,7 @@ def test_more_elementwise_out_written_as_torch(call, out_dtype, kind):
     def f(t):
         x, y = _unit_inputs(t)
         out = OUTS[kind](t, getattr(t, out_dtype))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            r = ELEMENTWISE[call](t, x, y, out)
-        said = [(w.category.__name__, str(w.message).split(" (Triggered internally")[0])
-                for w in caught]
+        r, said = _warnings_of(lambda: ELEMENTWISE[call](t, x, y, out))
         return r is out, out, out._version, said
     same(f)
 
