@@ -65,14 +65,7 @@ def numel(input: Tensor) -> int:
 
 def result_type(tensor1, tensor2):
     """The dtype an arithmetic op on the two would give (`torch.result_type`)."""
-    from ._dtypes import result_type as rt
-    dims, zeros, scalars = [], [], []
-    for x in (tensor1, tensor2):
-        if isinstance(x, Tensor):
-            (dims if x.ndim else zeros).append(x.dtype)
-        else:
-            scalars.append(x)
-    return rt(dims, zeros, scalars)
+    return _out.common_dtype((tensor1, tensor2))
 
 
 def can_cast(from_, to) -> bool:

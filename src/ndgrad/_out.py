@@ -271,7 +271,9 @@ CANONICAL = {"absolute": "abs", "negative": "neg", "arcsin": "asin", "arccos": "
              "arctan2": "atan2", "clip": "clamp", "fix": "trunc", "square": "pow"}
 
 
-def _common_dtype(values):
+def common_dtype(values):
+    """The dtype PyTorch's type promotion gives ``values``, tensors and numbers
+    (`torch.result_type` of two)."""
     dims, zeros, scalars = [], [], []
     for v in values:
         if isinstance(v, Tensor):
@@ -306,7 +308,7 @@ def elementwise(f, name: str):
         elif name in ONCE or name == "pow" and args and not isinstance(args[0], Tensor):
             twice = False
         elif name in COMPARISONS:
-            twice = out.dtype not in (_dtypes.bool_, _common_dtype(values))
+            twice = out.dtype not in (_dtypes.bool_, common_dtype(values))
         refuse = True
         if name in COMPARISONS or name in LOGICAL:
             refuse = False  # NOTE: PyTorch writes these into any out, its autograd state kept
