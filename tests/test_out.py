@@ -134,7 +134,7 @@ def test_elementwise_out_view_resized_in_its_base():
     same(f)
 
 
-# -- the other elementwise functions: out= through ndgrad._out.elementwise -------------------------
+# -- the other elementwise functions: out= through ndgrad._out.with_out ---------------------------
 def _unary_call(name):
     return lambda t, x, y, out: getattr(t, name)(x, out=out)
 
@@ -195,7 +195,8 @@ def test_every_elementwise_out_name_has_a_case():
     import ndgrad
     from ndgrad import _out
     assert {name.split(" ")[0] for name in ELEMENTWISE} == set(_out.ELEMENTWISE)
-    assert all(getattr(ndgrad, name).__name__ == name for name in _out.ELEMENTWISE)
+    assert set(PRODUCTS) == set(_out.PRODUCTS)
+    assert all(getattr(ndgrad, name).__name__ == name for name in _out.ELEMENTWISE + _out.PRODUCTS)
 
 
 @pytest.mark.parametrize("kind", ["result shape", "empty", "other shape", "transposed"])
@@ -248,6 +249,56 @@ def test_more_elementwise_out_into_an_input_and_without_out():
         r = t.exp(x, out=x)
         w = t.clamp(x, 1.5, 2, out=x.t().t())
         return r is x, x, x._version, w, t.sin(y, out=None), t.where(y > 0.3, y, 0.)
+    same(f)
+
+
+# -- matrix products: out's dtype must be the result's -------------------------------------------
+PRODUCTS = ["mm", "bmm", "mv"]
+# NOTE: bmm's (2, 2, 2) result outgrows these views' bases: PyTorch grows a base's storage,
+# a NumPy array cannot grow, and ndgrad says so (see _out.resize_view).
+OUTGROWN = [("bmm", "row of a base"), ("bmm", "transposed")]
+
+
+@pytest.mark.parametrize("kind", sorted(OUTS))
+@pytest.mark.parametrize("out_dtype", ["float32", "float64", "int64", "bool"])
+@pytest.mark.parametrize("call", PRODUCTS)
+def test_product_out_written_as_torch(call, out_dtype, kind):
+    def f(t):
+        a, b = _unit_inputs(t)[0], t.tensor([[1.5, -2., 0.5], [0.25, 3., -1.]])
+        out = OUTS[kind](t, getattr(t, out_dtype))
+        r, said = _warnings_of(lambda: getattr(t, call)(*_product_args(t, call, a, b), out=out))
+        return r is out, out, out._version, said
+    if (call, kind) in OUTGROWN and out_dtype == "float32":
+        import ndgrad
+        with pytest.raises(RuntimeError, match="cannot be resized to .* as an out= tensor"):
+            f(ndgrad)
+        return
+    same(f)
+
+
+def _product_args(t, name, a, b):
+    if name == "mm":
+        return a, b.t()
+    if name == "bmm":
+        return a.expand(2, 2, 3), b.t().expand(2, 3, 2)
+    return a, b[0]
+
+
+@pytest.mark.parametrize("call", PRODUCTS)
+def test_product_out_errors_as_torch(call):
+    def f(t):
+        a, b = _unit_inputs(t)[0], t.tensor([[1.5, -2., 0.5], [0.25, 3., -1.]])
+        fn = getattr(t, call)
+        args = _product_args(t, call, a, b)
+        said = []
+        for make in (lambda: fn(*args, out=t.empty(0, requires_grad=True)),
+                     lambda: fn(args[0].requires_grad_(), args[1], out=t.empty(0)),
+                     lambda: fn(args[1], args[1], out=t.empty(0, dtype=t.float64))):
+            try:
+                said.append(("ok", make()))
+            except Exception as e:  # noqa: BLE001 - the error is what is compared
+                said.append((type(e).__name__, str(e)))
+        return said
     same(f)
 
 

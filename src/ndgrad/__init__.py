@@ -46,8 +46,8 @@ from . import utils
 from . import func
 from . import _out
 
-for _name in _out.ELEMENTWISE:
-    globals()[_name] = _out.elementwise(globals()[_name], _name)
+for _name in _out.ELEMENTWISE + _out.PRODUCTS:
+    globals()[_name] = _out.with_out(globals()[_name], _name)
 del _name
 
 __version__ = "0.1.0"

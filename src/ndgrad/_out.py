@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 
 from . import _dtypes
-from ._tensor import Tensor
+from ._tensor import Tensor, _c10_name
 from .autograd.grad_mode import state
 
 ERR_OUT_GRAD = ("{}(): functions with out=... arguments don't support automatic differentiation, "
@@ -215,7 +215,8 @@ def into_one(name: str, out: Tensor, inputs, compute, cast_error: str,
              refuse: bool = True) -> Tensor:
     """``compute()`` written into ``out`` after `refuse_grad`; the result's dtype need only cast
     to ``out``'s (PyTorch's canCast: never to a lower kind, bool < integer < floating < complex),
-    or, given ``exact`` (a message with {out} and {result}), must be ``out``'s. ``out`` is
+    or, given ``exact`` (a message with {out} and {result}, or their C++ names {out_c10} and
+    {result_c10}), must be ``out``'s. ``out`` is
     resized, with the warning, if its shape differs. ``iterator``: as PyTorch's TensorIterator
     writes, with `check_overlap` first; PyTorch 2.13 gives the warning twice there when the
     result's dtype is not ``out``'s, unless ``twice`` says otherwise. ``refuse``: whether
@@ -227,7 +228,8 @@ def into_one(name: str, out: Tensor, inputs, compute, cast_error: str,
     r = compute()._data
     have = _dtypes.FROM_NUMPY[r.dtype]
     if exact is not None and r.dtype != out._data.dtype:
-        raise RuntimeError(exact.format(out=out.dtype._legacy, result=have._legacy))
+        raise RuntimeError(exact.format(out=out.dtype._legacy, result=have._legacy,
+                                        out_c10=_c10_name(out.dtype), result_c10=_c10_name(have)))
     if _dtypes.category(have) > _dtypes.category(out.dtype):
         raise RuntimeError(cast_error.format(have._legacy, out.dtype._legacy))
     if twice is None:
@@ -239,8 +241,10 @@ def into_one(name: str, out: Tensor, inputs, compute, cast_error: str,
     return out
 
 
-# The functions of the namespace that take out= as PyTorch's elementwise ops (TensorIterator)
-# take it, through `elementwise`; the core arithmetic and maximum/minimum take it themselves.
+# The functions of the namespace that take out= through `with_out`: those PyTorch's
+# TensorIterator writes, and matrix products. The core arithmetic, maximum/minimum, the
+# factories and some reductions take it themselves.
+PRODUCTS = ("mm", "bmm", "mv")
 ELEMENTWISE = (
     "abs", "absolute", "neg", "negative", "sign", "exp", "exp2", "expm1", "log", "log2", "log10",
     "log1p", "sqrt", "rsqrt", "square", "reciprocal", "sin", "cos", "tan", "asin", "acos", "atan",
@@ -260,6 +264,8 @@ EXACT = dict.fromkeys(("abs", "absolute", "neg", "negative", "sign", "floor", "c
                        "trunc", "fix", "frac", "clamp", "clip", "bitwise_not"), _FOUND)
 EXACT["nan_to_num"] = "nan_to_num: dtype of out: {out} should be same as input: {result}"
 EXACT["where"] = "Expected out type to be {result} but got {out}"
+EXACT.update(dict.fromkeys(PRODUCTS, "Expected out tensor to have dtype {result_c10}, but got "
+                                     "{out_c10} instead"))
 # PyTorch's out= functions that resize once into a dtype of their own (the others warn twice)
 ONCE = ("logit", "logical_and", "logical_or", "logical_xor", "logical_not")
 COMPARISONS = ("eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "greater_equal",
@@ -283,9 +289,9 @@ def common_dtype(values):
     return _dtypes.result_type(dims, zeros, scalars)
 
 
-def elementwise(f, name: str):
-    """``f`` with PyTorch's out= for an elementwise op: the result written by `into_one` as
-    TensorIterator writes it. Without out=, the call goes straight to ``f``; the Tensor methods,
+def with_out(f, name: str):
+    """``f`` with PyTorch's out=: the result written by `into_one`, as TensorIterator writes it
+    for an elementwise op. Without out=, the call goes straight to ``f``; the Tensor methods,
     which take no out=, stay ``f``."""
     def run(*args, out=None, **kwargs):
         if out is None:
@@ -309,6 +315,10 @@ def elementwise(f, name: str):
             twice = False
         elif name in COMPARISONS:
             twice = out.dtype not in (_dtypes.bool_, common_dtype(values))
+        elif name == "mv" and not out.ndim:
+            # NOTE: PyTorch runs mv into a 0-d out as addmv, whose check speaks first
+            exact = ("addmv input tensors must have the same dtype, but got {out}, {result}, and "
+                     "{result}")
         refuse = True
         if name in COMPARISONS or name in LOGICAL:
             refuse = False  # NOTE: PyTorch writes these into any out, its autograd state kept
@@ -319,7 +329,7 @@ def elementwise(f, name: str):
             if state.enabled and out.requires_grad:
                 raise RuntimeError(ERR_OUT_GRAD.format(f"aten::{name}"))
         return into_one(CANONICAL.get(name, name), out, inputs, lambda: f(*args, **kwargs),
-                        ERR_RESULT_CAST, True, exact, twice, refuse)
+                        ERR_RESULT_CAST, name not in PRODUCTS, exact, twice, refuse)
     run.__name__ = run.__qualname__ = name
     run.__doc__, run.__module__ = f.__doc__, f.__module__
     try:
