@@ -266,11 +266,11 @@ EXACT["nan_to_num"] = "nan_to_num: dtype of out: {out} should be same as input: 
 EXACT["where"] = "Expected out type to be {result} but got {out}"
 EXACT.update(dict.fromkeys(PRODUCTS, "Expected out tensor to have dtype {result_c10}, but got "
                                      "{out_c10} instead"))
-# PyTorch's out= functions that resize once into a dtype of their own (the others warn twice)
-ONCE = ("logit", "logical_and", "logical_or", "logical_xor", "logical_not")
 COMPARISONS = ("eq", "ne", "lt", "le", "gt", "ge", "greater", "less", "greater_equal",
                "less_equal", "not_equal")
 LOGICAL = ("logical_and", "logical_or", "logical_xor", "logical_not")
+# PyTorch's out= functions that resize once into a dtype of their own (the others warn twice)
+ONCE = ("logit",) + LOGICAL
 # The name PyTorch's message about autograd gives an alias: that of the op it runs.
 CANONICAL = {"absolute": "abs", "negative": "neg", "arcsin": "asin", "arccos": "acos",
              "arctan": "atan", "arcsinh": "asinh", "arccosh": "acosh", "arctanh": "atanh",
@@ -300,9 +300,10 @@ def with_out(f, name: str):
         values = args + tuple(kwargs.values())
         inputs = [a for a in values if isinstance(a, Tensor)]
         exact, twice = EXACT.get(name), None
-        weight = args[2] if len(args) > 2 else kwargs.get("weight")
-        if name == "lerp" and isinstance(weight, Tensor):
-            exact = _FOUND  # NOTE: lerp's tensor-weight overload only
+        if name == "lerp":
+            weight = args[2] if len(args) > 2 else kwargs.get("weight")
+            if isinstance(weight, Tensor):
+                exact = _FOUND  # NOTE: lerp's tensor-weight overload only
         elif name in ("clamp", "clip") and any(isinstance(v, Tensor) for v in values[1:]):
             exact = None  # NOTE: bounds that are tensors: TensorIterator's casts
         elif name == "where":
